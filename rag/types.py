@@ -1,0 +1,129 @@
+"""The records the query side returns: Hit, Citation, Answer and query Filters."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REFUSAL = "The articles do not contain the answer to this question."
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some outlets, a published-date range or some articles."""
+
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None  # ISO date, inclusive
+    date_to: str | None = None  # ISO date, inclusive
+    article_ids: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.sources or self.date_from or self.date_to or self.article_ids)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Filters":
+        if not data:
+            return cls()
+        return cls(
+            sources=tuple(data.get("sources") or ()),
+            date_from=data.get("date_from") or None,
+            date_to=data.get("date_to") or None,
+            article_ids=tuple(data.get("article_ids") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sources": list(self.sources),
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "article_ids": list(self.article_ids),
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage (one chunk) with its article's metadata and scores."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+    position: int = 0
+    # other outlets carrying a near-identical passage ("reported by N outlets")
+    also_in: tuple[str, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered citation: an exact span `article.text[start:end] == quote`."""
+
+    number: int
+    article_id: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+    score: float = 0.0  # support score from the checker (1.0 = verbatim)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One answer sentence, its span in `Answer.text`, its citation numbers and support."""
+
+    text: str
+    start: int
+    end: int
+    citations: tuple[int, ...]
+    supported: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What every entry point (Python, REST, web chat, harness) gets for a question."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Hit, ...] = ()
+    refused: bool = False
+    standalone_question: str = ""
+    engine: str = "extractive"
+    sentences: tuple[Sentence, ...] = ()
+    notices: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Answer":
+        return cls(
+            question=data["question"],
+            text=data["text"],
+            citations=tuple(Citation(**c) for c in data.get("citations", ())),
+            passages=tuple(
+                Hit(**{**p, "also_in": tuple(p.get("also_in", ()))})
+                for p in data.get("passages", ())
+            ),
+            refused=bool(data.get("refused", False)),
+            standalone_question=data.get("standalone_question", ""),
+            engine=data.get("engine", "extractive"),
+            sentences=tuple(
+                Sentence(**{**s, "citations": tuple(s["citations"])})
+                for s in data.get("sentences", ())
+            ),
+            notices=tuple(data.get("notices", ())),
+            timings=dict(data.get("timings", {})),
+        )
