@@ -1,0 +1,250 @@
+"""Ingest: load, clean, chunk, diff against the manifest, embed, write Chroma and the manifest."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.chunk import chunk_article
+from index.embed import Embedder
+from index.manifest import Manifest
+from index.models import Article, Chunk, IngestReport, Skipped
+from index.store import ChromaStore
+from rag.errors import IndexError_, IndexLockedError
+from rag.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+GROUP_CHUNKS = 512  # chunks embedded and committed together (a crash loses at most one group)
+Progress = Callable[[int, int], None]  # (chunks done, chunks total)
+
+
+def embed_text(article: Article, chunk: Chunk) -> str:
+    """What the model sees: the title gives context; the cited text stays the article's own."""
+    return f"{article.title}\n{chunk.text}"
+
+
+def _test_hook(point: str, count: int) -> None:
+    """Fault-injection hook for the crash-safety tests: NEWSCITE_TEST_KILL=point:N."""
+    spec = os.environ.get("NEWSCITE_TEST_KILL")
+    if spec and spec == f"{point}:{count}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _load_with_warnings(paths: list[str | Path]) -> tuple[list[Article | Skipped], list[str]]:
+    """Load everything, collecting the loaders' warnings (bad encodings, dates) for the report."""
+    from index.load import load_paths
+
+    handler = _Collect()
+    load_logger = logging.getLogger("index.load")
+    load_logger.addHandler(handler)
+    try:
+        return list(load_paths(paths)), handler.messages
+    finally:
+        load_logger.removeHandler(handler)
+
+
+@contextmanager
+def write_lock(data_dir: Path) -> Iterator[None]:
+    """One writer per data folder; a second one fails fast."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(data_dir / "write.lock", "a+")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        raise IndexError_(f"cannot write to the data folder {data_dir}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise IndexLockedError(
+            f"another newscite process is writing to {data_dir}; wait for it to finish"
+        ) from exc
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@dataclass
+class _Plan:
+    new: list[Article]
+    keys: dict[str, str]  # source key -> article id, for every loaded article
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+
+class Indexer:
+    """Writes articles into the manifest, Chroma and the keyword index; one writer at a time."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, manifest: Manifest,
+                 store: ChromaStore, keyword: "KeywordSink | None" = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.manifest = manifest
+        self.store = store
+        self.keyword = keyword
+
+    # --- public -----------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        with write_lock(self.settings.data_dir):
+            self._check_meta()
+            self._finish_pending()
+            t = time.perf_counter()
+            loaded, warnings = _load_with_warnings(list(paths))
+            articles = [a for a in loaded if isinstance(a, Article)]
+            skipped = tuple(s for s in loaded if isinstance(s, Skipped))
+            timings["load"] = time.perf_counter() - t
+            plan = self._plan(articles)
+            t = time.perf_counter()
+            chunked = [(a, chunk_article(a, self.settings.chunk_chars, self.settings.chunk_overlap))
+                       for a in plan.new]
+            timings["chunk"] = time.perf_counter() - t
+            embedded, removed = self._write(chunked, plan.keys, progress, timings)
+        report = IngestReport(
+            added=tuple(plan.added), updated=tuple(plan.updated),
+            unchanged=tuple(plan.unchanged), removed=tuple(removed), skipped=skipped,
+            warnings=tuple(warnings), chunks_embedded=embedded,
+            seconds=time.perf_counter() - started, timings=timings)
+        logger.info("ingest: %s", report.summary())
+        return report
+
+    def delete(self, article_id: str) -> bool:
+        with write_lock(self.settings.data_dir):
+            self._finish_pending()
+            if not self.manifest.remove_article(article_id):
+                return False
+            self._finish_pending()
+            return True
+
+    # --- steps ------------------------------------------------------------------------------
+    def _check_meta(self) -> None:
+        """Refuse to mix chunking settings or embedding models within one index."""
+        wanted = {"embed_model": self.embedder.name, "dim": str(self.embedder.dim),
+                  "chunking": f"{self.settings.chunk_chars}/{self.settings.chunk_overlap}"}
+        have = {k: self.manifest.get_meta(k) for k in wanted}
+        if all(v is None for v in have.values()):
+            self.manifest.set_meta(wanted)
+            return
+        if have["embed_model"] != wanted["embed_model"] or have["dim"] != wanted["dim"]:
+            from rag.errors import ModelMismatchError
+            raise ModelMismatchError(
+                f"this index was built with {have['embed_model']} ({have['dim']}-d), not "
+                f"{wanted['embed_model']}; use another --data-dir or `newscite index rebuild`")
+        if have["chunking"] != wanted["chunking"]:
+            raise IndexError_(
+                f"this index was chunked with chunk_chars/overlap {have['chunking']}, not "
+                f"{wanted['chunking']}; keep the old settings or run `newscite index rebuild`")
+
+    def _plan(self, articles: Sequence[Article]) -> _Plan:
+        plan = _Plan(new=[], keys={}, added=[], updated=[], unchanged=[])
+        seen: set[str] = set()
+        for article in articles:
+            plan.keys[article.key] = article.id
+            if article.id in seen:
+                continue  # the same text twice in one run: stored once
+            seen.add(article.id)
+            if self.manifest.has_article(article.id):
+                plan.unchanged.append(article.id)
+                continue
+            previous = self.manifest.article_for_key(article.key)
+            (plan.updated if previous and previous != article.id else plan.added).append(article.id)
+            plan.new.append(article)
+        return plan
+
+    def _groups(self, chunked: list[tuple[Article, list[Chunk]]]
+                ) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+        group: list[tuple[Article, list[Chunk]]] = []
+        size = 0
+        for item in chunked:
+            group.append(item)
+            size += len(item[1])
+            if size >= GROUP_CHUNKS:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def _write(self, chunked: list[tuple[Article, list[Chunk]]], keys: dict[str, str],
+               progress: Progress | None, timings: dict[str, float]) -> tuple[int, list[str]]:
+        total = sum(len(c) for _, c in chunked)
+        done = 0
+        removed: list[str] = []
+        written_ids = {a.id for a, _ in chunked}
+        for n, group in enumerate(self._groups(chunked), start=1):
+            articles = {a.id: a for a, _ in group}
+            chunks = [c for _, cs in group for c in cs]
+            texts = [embed_text(articles[c.article_id], c) for c in chunks]
+            t = time.perf_counter()
+            vectors = self._embed_sorted(texts)
+            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
+            _test_hook("embedded", n)
+            t = time.perf_counter()
+            self.store.upsert(articles, chunks, vectors)
+            if self.keyword is not None:
+                self.keyword.add(chunks, texts)
+            _test_hook("stored", n)
+            group_keys = {k: v for k, v in keys.items() if v in articles}
+            removed += self.manifest.commit_articles(group, group_keys)
+            timings["store"] = timings.get("store", 0.0) + time.perf_counter() - t
+            _test_hook("committed", n)
+            self._finish_pending()
+            done += len(chunks)
+            if progress:
+                progress(done, total)
+        # keys of unchanged articles (e.g. the same text under a new path) and moved keys
+        rest = {k: v for k, v in keys.items() if v not in written_ids}
+        if rest:
+            removed += self.manifest.commit_articles([], rest)
+            self._finish_pending()
+        return total, removed
+
+    def _embed_sorted(self, texts: list[str]) -> np.ndarray:
+        """Embed in length order (less padding), return rows in the original order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = self.embedder.embed([texts[i] for i in order])
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
+
+    def _finish_pending(self) -> None:
+        """Delete chunks of removed or replaced articles from the stores, then forget them."""
+        pending = self.manifest.pending_deletes()
+        if not pending:
+            return
+        ids = [cid for cids in pending.values() for cid in cids]
+        self.store.delete_ids(ids)
+        if self.keyword is not None:
+            self.keyword.delete(ids)
+        _test_hook("deleted", 1)
+        self.manifest.clear_pending(pending)
+
+
+class KeywordSink:
+    """What the indexer needs from a keyword index (see index.keyword)."""
+
+    def add(self, chunks: Sequence[Chunk], texts: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def delete(self, ids: Sequence[str]) -> None:
+        raise NotImplementedError

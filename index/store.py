@@ -1,0 +1,164 @@
+"""The Chroma chunk store: embedded PersistentClient or HttpClient to a server, one code path."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from index.models import Article, Chunk
+from rag.errors import ModelMismatchError, StoreError
+
+logger = logging.getLogger(__name__)
+
+
+def published_ts(published: str | None) -> int:
+    """YYYY-MM-DD -> YYYYMMDD as an int (0 when unknown), for Chroma range filters."""
+    if not published or len(published) < 10:
+        return 0
+    try:
+        return int(published[:10].replace("-", ""))
+    except ValueError:
+        return 0
+
+
+def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
+    """Flat metadata stored with each chunk; llama-index's Chroma store reads it as node metadata."""
+    return {
+        "document_id": article.id,  # lets llama-index's ChromaVectorStore.delete(ref_doc_id) work
+        "article_id": article.id,
+        "title": article.title,
+        "source": article.source or "",
+        "published": article.published or "",
+        "published_ts": published_ts(article.published),
+        "url": article.url or "",
+        "position": chunk.position,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+
+
+def make_client(data_dir: Path, chroma_url: str | None) -> Any:
+    """A Chroma client: embedded in data_dir/chroma, or HTTP to chroma_url."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if chroma_url:
+            url = urlparse(chroma_url)
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        path = data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises many types; the user needs one message
+        where = chroma_url or str(data_dir / "chroma")
+        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+class ChromaStore:
+    """Chunks, their vectors and flat metadata in one Chroma collection."""
+
+    def __init__(self, data_dir: Path, chroma_url: str | None, name: str,
+                 embed_model: str, dim: int) -> None:
+        self.data_dir = data_dir
+        self.chroma_url = chroma_url
+        self.name = name
+        self.embed_model = embed_model
+        self.dim = dim
+        self._client: Any = None
+        self._collection: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.data_dir, self.chroma_url)
+        return self._client
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            try:
+                col = self.client.get_or_create_collection(
+                    self.name,
+                    metadata={"hnsw:space": "cosine", "embed_model": self.embed_model,
+                              "dim": self.dim},
+                    embedding_function=None,
+                )
+            except Exception as exc:
+                raise StoreError(f"cannot open Chroma collection {self.name!r}: {exc}") from exc
+            meta = col.metadata or {}
+            if meta.get("embed_model") != self.embed_model or int(meta.get("dim", -1)) != self.dim:
+                raise ModelMismatchError(
+                    f"collection {self.name!r} was built with embedding model "
+                    f"{meta.get('embed_model')!r} ({meta.get('dim')}-d), not {self.embed_model!r} "
+                    f"({self.dim}-d). Re-index into a new data folder (--data-dir) or collection, "
+                    f"or delete {self.data_dir} and ingest again."
+                )
+            self._collection = col
+        return self._collection
+
+    def batch_size(self) -> int:
+        try:
+            return max(1, min(int(self.client.get_max_batch_size()), 5000))
+        except Exception:  # older servers do not report it
+            return 1000
+
+    def upsert(self, articles: dict[str, Article], chunks: Sequence[Chunk],
+               vectors: np.ndarray) -> None:
+        """Insert or replace chunks (ids are deterministic, so re-runs are idempotent)."""
+        step = self.batch_size()
+        for i in range(0, len(chunks), step):
+            part = chunks[i:i + step]
+            try:
+                self.collection.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=vectors[i:i + step],
+                    documents=[c.text for c in part],
+                    metadatas=[chunk_metadata(articles[c.article_id], c) for c in part],
+                )
+            except (ModelMismatchError, StoreError):
+                raise
+            except Exception as exc:
+                raise StoreError(f"writing to Chroma failed: {exc}") from exc
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        step = self.batch_size()
+        for i in range(0, len(ids), step):
+            try:
+                self.collection.delete(ids=list(ids[i:i + step]))
+            except (ModelMismatchError, StoreError):
+                raise
+            except Exception as exc:
+                raise StoreError(f"deleting from Chroma failed: {exc}") from exc
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        for aid in article_ids:
+            try:
+                self.collection.delete(where={"article_id": aid})
+            except (ModelMismatchError, StoreError):
+                raise
+            except Exception as exc:
+                raise StoreError(f"deleting from Chroma failed: {exc}") from exc
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def ids(self) -> set[str]:
+        """Every chunk id in the collection (paged, for verification)."""
+        out: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=offset)
+            out.update(got["ids"])
+            if len(got["ids"]) < page:
+                return out
+            offset += page

@@ -1,0 +1,30 @@
+"""newscite: answer questions about news articles with citations to the exact passages."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import (ConfigError, EngineError, IndexLockedError, InputError, ModelMismatchError,
+                        RagError, StoreError)
+from rag.settings import Settings, load_settings
+from rag.types import REFUSAL, Answer, Citation, Filters, Hit, Sentence
+
+if TYPE_CHECKING:
+    from index.models import IngestReport
+    from rag.assistant import Assistant, StreamEvent
+
+__all__ = [
+    "Answer", "Assistant", "Citation", "ConfigError", "EngineError", "Filters", "Hit",
+    "IndexLockedError", "IngestReport", "InputError", "ModelMismatchError", "REFUSAL",
+    "RagError", "Sentence", "Settings", "StoreError", "StreamEvent", "load_settings",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # heavy parts (torch, chromadb, llama-index) load only when first used
+    if name in ("Assistant", "StreamEvent"):
+        from rag import assistant
+        return getattr(assistant, name)
+    if name == "IngestReport":
+        from index.models import IngestReport
+        return IngestReport
+    raise AttributeError(name)

@@ -1,0 +1,6 @@
+"""`python -m rag` runs the newscite CLI."""
+import sys
+
+from rag.cli import main
+
+sys.exit(main())

@@ -1,0 +1,205 @@
+"""The public Python API: `Assistant(settings)` ingests articles and answers questions."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.embed import Embedder, get_embedder
+from index.manifest import ArticleInfo, Manifest
+from index.models import Article, IngestReport
+from rag.errors import ConfigError, EngineError, InputError, RagError
+from rag.settings import Settings
+from rag.types import REFUSAL, Answer, Filters, Hit
+
+logger = logging.getLogger(__name__)
+
+History = Sequence[tuple[str, str]]  # earlier (question, answer text) turns, oldest first
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of `Assistant.ask_stream`: 'token' pieces of text, then one 'final' Answer."""
+
+    kind: str  # "token" | "final"
+    text: str = ""
+    answer: Answer | None = None
+
+
+class Assistant:
+    """Ingest news articles and answer questions about them with verified citations."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings()
+        self.embedder = embedder or get_embedder("minilm", self.settings.embed_batch_size)
+        self._lock = threading.RLock()
+        self._manifest: Manifest | None = None
+        self._store: Any = None
+        self._retriever: Any = None
+        self._engines: dict[str, Any] = {}
+
+    # --- parts, built lazily so `import rag` stays fast -------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest(self.settings.data_dir / "manifest.sqlite")
+        return self._manifest
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from index.store import ChromaStore
+            self._store = ChromaStore(self.settings.data_dir, self.settings.chroma_url,
+                                      self.settings.collection, self.embedder.name,
+                                      self.embedder.dim)
+        return self._store
+
+    @property
+    def retriever(self) -> Any:
+        with self._lock:
+            if self._retriever is None:
+                from rag.retrieve import DenseRetriever
+                self._retriever = DenseRetriever(self.store, self.embedder)
+            return self._retriever
+
+    def _indexer(self) -> Any:
+        from index.pipeline import Indexer
+        return Indexer(self.settings, self.embedder, self.manifest, self.store)
+
+    # --- ingest side --------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path] | str | Path,
+               progress: Any = None) -> IngestReport:
+        """Index files or folders; unchanged articles are skipped, changed ones replaced."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return self._indexer().ingest(list(paths), progress=progress)
+
+    def delete(self, article_id: str) -> bool:
+        """Remove an article and its chunks; False when no such article is indexed."""
+        return self._indexer().delete(article_id)
+
+    def articles(self) -> list[ArticleInfo]:
+        return self.manifest.articles()
+
+    def article(self, article_id: str) -> Article | None:
+        return self.manifest.article(article_id)
+
+    # --- query side ---------------------------------------------------------------------------
+    def retrieve(self, question: str, filters: Filters | None = None,
+                 k: int | None = None) -> list[Hit]:
+        return self.retriever.search(question, k or self.settings.top_k, filters)
+
+    def engine(self, name: str | None = None) -> Any:
+        """The answer engine by name ('auto' = local LLM when installed, else extractive)."""
+        name = name or self.settings.engine
+        if name == "auto":
+            from rag.llm import is_local_available
+            name = "local" if is_local_available() else "extractive"
+        with self._lock:
+            if name not in self._engines:
+                if name == "extractive":
+                    from rag.extractive import ExtractiveEngine
+                    self._engines[name] = ExtractiveEngine()
+                elif name == "local":
+                    from rag.llm.local import LocalEngine
+                    self._engines[name] = LocalEngine(self.settings)
+                elif name == "openai":
+                    if not self.settings.openai_base_url:
+                        raise ConfigError("the openai engine needs openai_base_url "
+                                          "(NEWSCITE_OPENAI_BASE_URL or --openai-url)")
+                    from rag.llm.openai import OpenAIEngine
+                    self._engines[name] = OpenAIEngine(self.settings)
+                else:
+                    raise ConfigError(f"unknown engine {name!r}")
+            return self._engines[name]
+
+    def _prepare(self, question: str) -> tuple[str, list[str]]:
+        if not isinstance(question, str):
+            raise TypeError("question must be a string")
+        question = " ".join(question.split())
+        if not question:
+            raise InputError("the question is empty")
+        notices = []
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            question = question[:limit].rsplit(" ", 1)[0] or question[:limit]
+            notices.append(f"The question was longer than {limit} characters and was shortened.")
+        return question, notices
+
+    def condense(self, question: str, history: History | None, engine: Any = None) -> str:
+        if not history:
+            return question
+        from rag.condense import condense_heuristic, needs_context
+        if engine is not None and hasattr(engine, "condense") and needs_context(question):
+            try:
+                return engine.condense(question, history) or question
+            except EngineError as exc:
+                logger.warning("LLM condense failed (%s); using the heuristic", exc)
+        return condense_heuristic(question, history)
+
+    def ask(self, question: str, history: History | None = None, filters: Filters | None = None,
+            engine: str | None = None) -> Answer:
+        """Answer a question (a follow-up when `history` is given) with verified citations."""
+        final = None
+        for event in self.ask_stream(question, history, filters, engine):
+            if event.kind == "final":
+                final = event.answer
+        assert final is not None
+        return final
+
+    def ask_stream(self, question: str, history: History | None = None,
+                   filters: Filters | None = None,
+                   engine: str | None = None) -> Iterator[StreamEvent]:
+        """Like `ask`, but yields the draft text as it is generated, then the checked Answer."""
+        from rag.cite import finalize
+
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        question, notices = self._prepare(question)
+        eng = self.engine(engine)
+        t = time.perf_counter()
+        standalone = self.condense(question, history, eng)
+        timings["condense"] = time.perf_counter() - t
+        t = time.perf_counter()
+        hits = self.retrieve(standalone, filters)
+        timings["retrieve"] = time.perf_counter() - t
+        t = time.perf_counter()
+        used = eng.name
+        pieces: list[str] = []
+        if hits:
+            try:
+                for piece in eng.draft(standalone, hits):
+                    pieces.append(piece)
+                    yield StreamEvent("token", piece)
+            except EngineError as exc:
+                if eng.name == "extractive":
+                    raise
+                notices.append(f"The {eng.name} engine failed ({exc}); "
+                               "this is an extractive answer instead.")
+                logger.warning("engine %s failed: %s", eng.name, exc)
+                pieces = list(self.engine("extractive").draft(standalone, hits))
+                used = "extractive"
+        else:
+            pieces = [REFUSAL]
+        timings["generate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        checked = finalize("".join(pieces), hits, None, self.settings.unsupported)
+        timings["cite"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        answer = Answer(
+            question=question, text=checked.text, citations=checked.citations,
+            passages=tuple(hits), refused=checked.refused, standalone_question=standalone,
+            engine=used, sentences=checked.sentences, notices=tuple(notices), timings=timings)
+        yield StreamEvent("final", answer=answer)
+
+    def close(self) -> None:
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = None
+
+
+__all__ = ["Assistant", "StreamEvent", "RagError"]

@@ -1,0 +1,146 @@
+"""The extractive engine: answer with the retrieved sentences that best answer the question."""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from index.chunk import sentence_spans
+from rag import text as tx
+from rag.types import REFUSAL, Hit
+
+_HOW_MANY = re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|share|toll)\b|\bdeath toll\b",
+                       re.I)
+_WHO = re.compile(r"^\s*(who|whom|whose)\b|\bwhich (official|minister|president|governor|leader|"
+                  r"spokes\w*|agency|group|outlet|monitor|country)\b", re.I)
+_WHEN = re.compile(r"^\s*when\b|\bwhat (date|day|time|month|year)\b|\bon which day\b", re.I)
+_WHERE = re.compile(r"^\s*where\b|\bwhich (province|city|town|region|country|sea|border)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, scored against the question."""
+
+    hit_index: int  # 0-based index into hits
+    start: int  # offsets in the passage text
+    end: int
+    text: str
+    score: float
+    coverage: float
+    typed: bool  # carries the kind of answer the question asks for
+
+
+def answer_type(question: str) -> str | None:
+    if _HOW_MANY.search(question):
+        return "number"
+    if _WHEN.search(question):
+        return "date"
+    if _WHO.search(question):
+        return "name"
+    if _WHERE.search(question):
+        return "place"
+    return None
+
+
+def _typed(kind: str | None, sentence: str, question: str) -> bool:
+    if kind is None:
+        return True
+    if kind == "number":
+        return bool(tx.numbers(sentence) - tx.numbers(question))
+    if kind == "date":
+        return tx.has_date(sentence)
+    return bool(tx.names(sentence) - tx.names(question) - set(tx.words(question)))
+
+
+def score_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
+    """Score every sentence of the hits: idf-weighted term coverage + answer type + rank prior."""
+    q_terms = set(tx.terms(question))
+    sentences: list[tuple[int, int, int, str, set[str]]] = []
+    for i, hit in enumerate(hits):
+        for s, e in sentence_spans(hit.text):
+            sent = hit.text[s:e]
+            sentences.append((i, s, e, sent, set(tx.terms(sent))))
+    if not sentences:
+        return []
+    df = Counter(t for *_, ts in sentences for t in ts & q_terms)
+    n = len(sentences)
+    # terms absent from every passage weigh most: they are what the passages do not cover
+    weight = {t: math.log((n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
+    total = sum(weight.values()) or 1.0
+    kind = answer_type(question)
+    out = []
+    for i, s, e, sent, ts in sentences:
+        coverage = sum(weight[t] for t in q_terms & ts) / total if q_terms else 0.0
+        typed = _typed(kind, sent, question)
+        prior = 0.1 / (1 + i)
+        score = coverage + (0.15 if typed and kind else 0.0) + prior
+        out.append(Candidate(i, s, e, sent, score, coverage, typed))
+    out.sort(key=lambda c: c.score, reverse=True)
+    return out
+
+
+def _same_fact(a: str, b: str) -> bool:
+    """Two sentences reporting the same fact: shared numbers/names and most content terms."""
+    ta, tb = set(tx.terms(a)), set(tx.terms(b))
+    if not ta or not tb:
+        return False
+    overlap = len(ta & tb) / min(len(ta), len(tb))
+    if tx.numbers(a) & tx.numbers(b):
+        return overlap >= 0.3
+    return overlap >= 0.5 and bool(tx.names(a) & tx.names(b))
+
+
+class ExtractiveEngine:
+    """No LLM: quotes the best sentence(s) verbatim, cites them, refuses when evidence is weak."""
+
+    name = "extractive"
+
+    def __init__(self, min_coverage: float = 0.5, second_ratio: float = 0.9,
+                 max_sentences: int = 2) -> None:
+        self.min_coverage = min_coverage
+        self.second_ratio = second_ratio
+        self.max_sentences = max_sentences
+
+    def select(self, question: str, hits: Sequence[Hit]) -> list[tuple[Candidate, list[int]]]:
+        """The chosen sentences, each with the 0-based hit indexes that support it."""
+        ranked = score_sentences(question, hits)
+        if not ranked:
+            return []
+        best = ranked[0]
+        if best.coverage < self.min_coverage or not best.typed:
+            return []
+        chosen: list[tuple[Candidate, list[int]]] = []
+        for cand in ranked:
+            if len(chosen) >= self.max_sentences or cand.score < best.score * self.second_ratio:
+                break
+            if cand.coverage < self.min_coverage or not cand.typed:
+                continue
+            dup = next((c for c in chosen if _same_fact(c[0].text, cand.text)), None)
+            if dup is not None:
+                if cand.hit_index not in dup[1] and hits[cand.hit_index].article_id not in {
+                        hits[j].article_id for j in dup[1]}:
+                    dup[1].append(cand.hit_index)  # another outlet reports the same fact
+                continue
+            chosen.append((cand, [cand.hit_index]))
+        # other outlets with the same fact lower in the ranking still earn a citation
+        for cand in ranked[:40]:
+            for sent, idx in chosen:
+                if cand.hit_index in idx or hits[cand.hit_index].article_id in {
+                        hits[j].article_id for j in idx}:
+                    continue
+                if cand.coverage >= 0.3 and _same_fact(sent.text, cand.text):
+                    idx.append(cand.hit_index)
+        return chosen
+
+    def draft(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
+        chosen = self.select(question, hits)
+        if not chosen:
+            yield REFUSAL
+            return
+        parts = []
+        for cand, idx in chosen:
+            marks = "".join(f"[{i + 1}]" for i in idx)
+            parts.append(f"{cand.text} {marks}")
+        yield " ".join(parts)
