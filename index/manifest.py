@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.chunk import embed_text
+from index.keyword import SCHEMA as KEYWORD_SCHEMA
+from index.keyword import term_counts
 from index.models import Article, Chunk
 from rag.errors import IndexError_
 
@@ -23,6 +26,7 @@ CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, article_id TEXT NOT NULL)
 CREATE INDEX IF NOT EXISTS keys_article ON keys(article_id);
 CREATE TABLE IF NOT EXISTS pending_deletes (article_id TEXT NOT NULL, chunk_id TEXT NOT NULL,
     PRIMARY KEY (article_id, chunk_id));
+CREATE TABLE IF NOT EXISTS inflight (article_id TEXT PRIMARY KEY);
 """
 
 
@@ -49,6 +53,11 @@ class ChunkRef:
     end: int
 
 
+def _ts(published: str | None) -> int:
+    from index.store import published_ts
+    return published_ts(published)
+
+
 class Manifest:
     """SQLite file in the data folder; every change is one transaction."""
 
@@ -60,7 +69,7 @@ class Manifest:
                                       isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
+            self.db.executescript(SCHEMA + KEYWORD_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise IndexError_(f"cannot open the index manifest {path}: {exc}") from exc
 
@@ -162,6 +171,12 @@ class Manifest:
                      article.path, article.text, article.content_hash,
                      json.dumps(list(article.boilerplate)),
                      json.dumps([[c.id, c.position, c.start, c.end] for c in chunks]), now))
+                db.execute("DELETE FROM kw WHERE article_id=?", (article.id,))
+                db.executemany("INSERT INTO kw (chunk_id, article_id, length, terms, source, "
+                               "published_ts) VALUES (?,?,?,?,?,?)",
+                               [(c.id, article.id, *term_counts(embed_text(article.title, c.text)),
+                                 article.source or "", _ts(article.published)) for c in chunks])
+                db.execute("DELETE FROM inflight WHERE article_id=?", (article.id,))
             previous = {k: self.article_for_key(k) for k in keys}
             db.executemany("INSERT OR REPLACE INTO keys VALUES (?, ?)", list(keys.items()))
             removed = []
@@ -185,6 +200,27 @@ class Manifest:
         db.executemany("INSERT OR IGNORE INTO pending_deletes VALUES (?, ?)",
                        [(article_id, r.id) for r in refs])
         db.execute("DELETE FROM articles WHERE id=?", (article_id,))
+        db.execute("DELETE FROM kw WHERE article_id=?", (article_id,))
+
+    def mark_inflight(self, article_ids: Iterable[str]) -> None:
+        """Record articles about to be written to Chroma, so a crash can be cleaned up."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO inflight VALUES (?)", [(a,) for a in article_ids])
+
+    def inflight(self) -> list[str]:
+        """Articles written to Chroma by a run that died before recording them."""
+        return [r[0] for r in self.db.execute(
+            "SELECT article_id FROM inflight WHERE article_id NOT IN (SELECT id FROM articles)")]
+
+    def clear_inflight(self) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM inflight")
+
+    def keyword_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM kw").fetchone()[0])
+
+    def keyword_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM kw")}
 
     def clear_pending(self, article_ids: Iterable[str]) -> None:
         with self.transaction() as db:

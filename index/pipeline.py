@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunk import chunk_article
+from index.chunk import chunk_article, embed_text
 from index.embed import Embedder
 from index.manifest import Manifest
 from index.models import Article, Chunk, IngestReport, Skipped
@@ -25,11 +25,6 @@ logger = logging.getLogger(__name__)
 
 GROUP_CHUNKS = 512  # chunks embedded and committed together (a crash loses at most one group)
 Progress = Callable[[int, int], None]  # (chunks done, chunks total)
-
-
-def embed_text(article: Article, chunk: Chunk) -> str:
-    """What the model sees: the title gives context; the cited text stays the article's own."""
-    return f"{article.title}\n{chunk.text}"
 
 
 def _test_hook(point: str, count: int) -> None:
@@ -96,12 +91,11 @@ class Indexer:
     """Writes articles into the manifest, Chroma and the keyword index; one writer at a time."""
 
     def __init__(self, settings: Settings, embedder: Embedder, manifest: Manifest,
-                 store: ChromaStore, keyword: "KeywordSink | None" = None) -> None:
+                 store: ChromaStore) -> None:
         self.settings = settings
         self.embedder = embedder
         self.manifest = manifest
         self.store = store
-        self.keyword = keyword
 
     # --- public -----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
@@ -194,15 +188,15 @@ class Indexer:
         for n, group in enumerate(self._groups(chunked), start=1):
             articles = {a.id: a for a, _ in group}
             chunks = [c for _, cs in group for c in cs]
-            texts = [embed_text(articles[c.article_id], c) for c in chunks]
+            texts = [embed_text(articles[c.article_id].title, c.text) for c in chunks]
             t = time.perf_counter()
             vectors = self._embed_sorted(texts)
             timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
             _test_hook("embedded", n)
             t = time.perf_counter()
+            self.manifest.mark_inflight(articles)
+            _test_hook("marked", n)
             self.store.upsert(articles, chunks, vectors)
-            if self.keyword is not None:
-                self.keyword.add(chunks, texts)
             _test_hook("stored", n)
             group_keys = {k: v for k, v in keys.items() if v in articles}
             removed += self.manifest.commit_articles(group, group_keys)
@@ -228,23 +222,17 @@ class Indexer:
         return out
 
     def _finish_pending(self) -> None:
-        """Delete chunks of removed or replaced articles from the stores, then forget them."""
+        """Delete chunks of removed or replaced articles from Chroma, then forget them; also
+        chunks a crashed run wrote to Chroma before recording them in the manifest."""
+        orphans = self.manifest.inflight()
+        if orphans:
+            logger.warning("cleaning up %d articles from an interrupted ingest", len(orphans))
+            self.store.delete_articles(orphans)
+            self.manifest.clear_inflight()
         pending = self.manifest.pending_deletes()
         if not pending:
             return
         ids = [cid for cids in pending.values() for cid in cids]
         self.store.delete_ids(ids)
-        if self.keyword is not None:
-            self.keyword.delete(ids)
         _test_hook("deleted", 1)
         self.manifest.clear_pending(pending)
-
-
-class KeywordSink:
-    """What the indexer needs from a keyword index (see index.keyword)."""
-
-    def add(self, chunks: Sequence[Chunk], texts: Sequence[str]) -> None:
-        raise NotImplementedError
-
-    def delete(self, ids: Sequence[str]) -> None:
-        raise NotImplementedError

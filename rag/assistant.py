@@ -62,8 +62,9 @@ class Assistant:
     def retriever(self) -> Any:
         with self._lock:
             if self._retriever is None:
-                from rag.retrieve import DenseRetriever
-                self._retriever = DenseRetriever(self.store, self.embedder)
+                from rag.retrieve import HybridRetriever
+                self._retriever = HybridRetriever(self.settings, self.store, self.embedder,
+                                                  str(self.manifest.path))
             return self._retriever
 
     def _indexer(self) -> Any:
@@ -90,8 +91,9 @@ class Assistant:
 
     # --- query side ---------------------------------------------------------------------------
     def retrieve(self, question: str, filters: Filters | None = None,
-                 k: int | None = None) -> list[Hit]:
-        return self.retriever.search(question, k or self.settings.top_k, filters)
+                 k: int | None = None, **options: Any) -> list[Hit]:
+        """Passages for a question: hybrid by default (options: mode, rerank, collapse)."""
+        return self.retriever.search(question, k or self.settings.top_k, filters, **options)
 
     def engine(self, name: str | None = None) -> Any:
         """The answer engine by name ('auto' = local LLM when installed, else extractive)."""

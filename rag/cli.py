@@ -179,6 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # a user never sees a stack trace; -v logs it
+        if getattr(args, "verbose", False):
+            logging.getLogger(__name__).exception("unexpected failure")
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

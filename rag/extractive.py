@@ -103,35 +103,29 @@ class ExtractiveEngine:
         self.second_ratio = second_ratio
         self.max_sentences = max_sentences
 
-    def select(self, question: str, hits: Sequence[Hit]) -> list[tuple[Candidate, list[int]]]:
-        """The chosen sentences, each with the 0-based hit indexes that support it."""
+    def select(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
+        """The chosen sentences: the best answer, a second if nearly as good, and the same
+        fact as told by one other outlet (each quoted from its own article)."""
         ranked = score_sentences(question, hits)
         if not ranked:
             return []
         best = ranked[0]
         if best.coverage < self.min_coverage or not best.typed:
             return []
-        chosen: list[tuple[Candidate, list[int]]] = []
-        for cand in ranked:
+        chosen: list[Candidate] = [best]
+        for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences or cand.score < best.score * self.second_ratio:
                 break
-            if cand.coverage < self.min_coverage or not cand.typed:
+            if cand.coverage >= self.min_coverage and cand.typed and not any(
+                    _same_fact(c.text, cand.text) for c in chosen):
+                chosen.append(cand)
+        articles = {hits[c.hit_index].article_id for c in chosen}
+        for cand in ranked[1:40]:
+            if hits[cand.hit_index].article_id in articles or cand.coverage < 0.3:
                 continue
-            dup = next((c for c in chosen if _same_fact(c[0].text, cand.text)), None)
-            if dup is not None:
-                if cand.hit_index not in dup[1] and hits[cand.hit_index].article_id not in {
-                        hits[j].article_id for j in dup[1]}:
-                    dup[1].append(cand.hit_index)  # another outlet reports the same fact
-                continue
-            chosen.append((cand, [cand.hit_index]))
-        # other outlets with the same fact lower in the ranking still earn a citation
-        for cand in ranked[:40]:
-            for sent, idx in chosen:
-                if cand.hit_index in idx or hits[cand.hit_index].article_id in {
-                        hits[j].article_id for j in idx}:
-                    continue
-                if cand.coverage >= 0.3 and _same_fact(sent.text, cand.text):
-                    idx.append(cand.hit_index)
+            if cand.typed and _same_fact(best.text, cand.text):
+                chosen.append(cand)  # another outlet reports the same fact
+                break
         return chosen
 
     def draft(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
@@ -139,8 +133,4 @@ class ExtractiveEngine:
         if not chosen:
             yield REFUSAL
             return
-        parts = []
-        for cand, idx in chosen:
-            marks = "".join(f"[{i + 1}]" for i in idx)
-            parts.append(f"{cand.text} {marks}")
-        yield " ".join(parts)
+        yield " ".join(f"{c.text} [{c.hit_index + 1}]" for c in chosen)

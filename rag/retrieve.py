@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,3 +101,109 @@ class DenseRetriever:
                              embedding=list(query_vector) if query_vector is not None else None)
         nodes = retriever.retrieve(bundle)
         return [node_to_hit(n.node, n.score or 0.0) for n in nodes]
+
+
+_AS_OF = re.compile(r"\bas of ([A-Z][a-z]+ \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]+ \d{4}|\d{4}-\d{2}-\d{2})")
+
+
+def date_limit(question: str) -> str | None:
+    """'as of <date>' in a question -> that date (ISO), to exclude later articles."""
+    m = _AS_OF.search(question)
+    if not m:
+        return None
+    from datetime import datetime
+    raw = m.group(1).replace(",", "")
+    for fmt in ("%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _hit_from_chroma(cid: str, text: str, meta: dict[str, Any], score: float) -> Hit:
+    return Hit(chunk_id=cid, article_id=str(meta.get("article_id", "")),
+               title=str(meta.get("title", "")), text=text, start=int(meta.get("start", 0)),
+               end=int(meta.get("end", 0)), score=score, source=meta.get("source") or None,
+               published=meta.get("published") or None, url=meta.get("url") or None,
+               position=int(meta.get("position", 0)))
+
+
+class HybridRetriever:
+    """Dense (Chroma via llama-index) + BM25, fused by RRF, reranked, near-duplicates collapsed."""
+
+    MODES = ("hybrid", "dense", "keyword")
+
+    def __init__(self, settings: Any, store: ChromaStore, embedder: Embedder,
+                 keyword_db: str) -> None:
+        from index.keyword import KeywordSearcher
+
+        self.settings = settings
+        self.store = store
+        self.dense = DenseRetriever(store, embedder)
+        self.keyword = KeywordSearcher(keyword_db)
+
+    def search(self, query: str, k: int, filters: Filters | None = None, *,
+               mode: str = "hybrid", rerank: bool | None = None,
+               collapse: bool | None = None) -> list[Hit]:
+        import dataclasses as dc
+
+        from rag import fusion
+
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}")
+        s = self.settings
+        rerank = s.rerank if rerank is None else rerank
+        collapse = s.collapse_duplicates if collapse is None else collapse
+        limit = date_limit(query)
+        if limit and not (filters and filters.date_to):
+            filters = dc.replace(filters or Filters(), date_to=limit)
+        n = max(s.candidates, k)
+        rankings: dict[str, list[str]] = {}
+        by_id: dict[str, Hit] = {}
+        if mode in ("hybrid", "dense"):
+            dense = self.dense.search(query, n, filters)
+            rankings["dense"] = [h.chunk_id for h in dense]
+            by_id.update({h.chunk_id: h for h in dense})
+        if mode in ("hybrid", "keyword"):
+            f = filters or Filters()
+            kw = self.keyword.search(query, n, sources=f.sources, article_ids=f.article_ids,
+                                     date_from=published_ts(f.date_from),
+                                     date_to=published_ts(f.date_to))
+            rankings["keyword"] = [h.chunk_id for h in kw]
+            missing = [h.chunk_id for h in kw if h.chunk_id not in by_id]
+            if missing:
+                got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                    by_id[cid] = _hit_from_chroma(cid, doc or "", meta or {}, 0.0)
+        fused = fusion.rrf(rankings, {"dense": s.dense_weight, "keyword": s.keyword_weight},
+                           s.rrf_k)
+        hits = [dc.replace(by_id[cid], score=score,
+                           scores={**by_id[cid].scores, "rrf": score})
+                for cid, score in fused if cid in by_id][:n]
+        if rerank:
+            hits = fusion.rerank(query, hits)
+        if collapse:
+            unique, dups = fusion.collapse(hits)
+            kept = {h.article_id for h in unique[:k]}
+            # a couple of other outlets' copies of the kept passages stay citable, after the rest
+            extra = [d for d in dups if d.article_id not in kept][:2]
+            return unique[:k] + extra
+        return hits[:k]
+
+
+def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | None = None) -> Any:
+    """The hybrid retriever as a llama-index BaseRetriever, for llama-index query/chat engines."""
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    class NewsciteRetriever(BaseRetriever):
+        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+            hits = retriever.search(query_bundle.query_str, k, filters)
+            return [NodeWithScore(node=TextNode(
+                id_=h.chunk_id, text=h.text, start_char_idx=h.start, end_char_idx=h.end,
+                metadata={"article_id": h.article_id, "title": h.title, "source": h.source or "",
+                          "published": h.published or "", "url": h.url or ""}), score=h.score)
+                for h in hits]
+
+    return NewsciteRetriever()

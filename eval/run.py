@@ -1,0 +1,201 @@
+"""Run configurations over gold sets: ingest into a temp data dir, ask everything, score."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval import metrics as m
+from eval.citations import citation_scores
+from eval.dataset import (Dataset, GoldSpan, Item, Turn, article_map, load_articles,
+                          locate_support)
+from eval.systems import Config, History, Reply, System, make_system
+from index.embed import Embedder, get_embedder
+from rag.errors import RagError
+from rag.types import Hit
+
+logger = logging.getLogger(__name__)
+
+RETRIEVE_K = 10
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One scored question (or conversation turn) of one run."""
+
+    item_id: str
+    turn: int  # 0 for single questions; 1.. for conversation turns
+    type: str
+    question: str
+    standalone: str
+    gold_answers: tuple[str, ...]
+    answer: str | None  # None: the system gives no answers (retriever only)
+    refused: bool | None
+    citations: tuple[dict[str, Any], ...]
+    retrieved: tuple[dict[str, Any], ...]
+    metrics: dict[str, float]
+    timings: dict[str, float]
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["metrics"] = {k: round(v, 4) for k, v in self.metrics.items()}
+        data["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
+        return data
+
+
+@dataclass(frozen=True)
+class Run:
+    """One configuration over one gold set (optionally with distractor articles)."""
+
+    config: Config
+    dataset: str
+    noise: bool
+    corpus: tuple[str, ...]
+    ingest_seconds: float
+    answers: bool
+    units: tuple[Unit, ...]
+    notes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.config.name}/{self.dataset}" + ("+noise" if self.noise else "")
+
+
+def _ranked(hits: Sequence[Hit]) -> list[m.Ranked]:
+    return [m.Ranked(h.article_id, h.start, h.end) for h in hits]
+
+
+def score_unit(kind: str, turn: Turn, located: list[list[GoldSpan]], reply: Reply | None,
+               hits: Sequence[Hit]) -> dict[str, float]:
+    """Every metric that applies to one unit."""
+    scores: dict[str, float] = {}
+    if turn.answerable:
+        scores.update(m.retrieval_scores(_ranked(hits), m.evidence_groups(kind, located)))
+    if reply is not None:
+        scores.update(m.answer_scores(reply.text, reply.refused, turn.answers))
+        if not reply.refused:
+            gold = [s for spans in located for s in spans] if turn.answerable else None
+            scores.update(citation_scores(reply.sentences, gold))
+    return scores
+
+
+def _citation_dict(c: Any) -> dict[str, Any]:
+    return {"number": c.number, "article_id": c.article_id, "title": c.title,
+            "start": c.start, "end": c.end, "quote": c.quote}
+
+
+def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
+         located: list[list[GoldSpan]]) -> Unit:
+    error = None
+    reply: Reply | None = None
+    timings: dict[str, float] = {}
+    try:
+        if system.answers:
+            reply = system.reply(turn.question, history)
+        standalone = reply.standalone if reply is not None else turn.question
+        t = time.perf_counter()
+        hits = system.retrieve(standalone, RETRIEVE_K)
+        if reply is None:
+            timings["retrieve"] = time.perf_counter() - t
+            timings["total"] = timings["retrieve"]
+        else:
+            timings = dict(reply.timings)
+    except RagError as exc:  # scored as a refusal with nothing retrieved; the error is kept
+        logger.warning("%s turn %d failed: %s", item.id, index, exc)
+        error, hits, standalone = f"{type(exc).__name__}: {exc}", [], turn.question
+    scores = score_unit(item.type, turn, located, reply, hits)
+    if error and system.answers:
+        scores.update(m.answer_scores("", True, turn.answers))
+    return Unit(
+        item_id=item.id, turn=index, type=item.type, question=turn.question,
+        standalone=standalone, gold_answers=turn.answers,
+        answer=reply.text if reply is not None else None,
+        refused=reply.refused if reply is not None else (True if error and system.answers
+                                                         else None),
+        citations=tuple(_citation_dict(c) for c in reply.citations) if reply else (),
+        retrieved=tuple({"article_id": h.article_id, "start": h.start, "end": h.end,
+                         "score": round(h.score, 4)} for h in hits),
+        metrics=scores, timings=timings, error=error)
+
+
+def evaluate(config: Config, dataset: Dataset, corpus: Sequence[Path],
+             distractors: Sequence[Path] = (), embedder: Embedder | None = None,
+             use_llm: bool = True, progress: bool = False) -> Run:
+    """Ingest `corpus` (+ distractors) into a fresh temp data dir and score every unit."""
+    embedder = embedder or get_embedder("minilm")
+    names = article_map(load_articles(list(corpus)))
+    units: list[Unit] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=dataset.units(), desc=f"{config.name}/{dataset.name}"
+                   + ("+noise" if distractors else ""), unit="q", leave=False)
+    with tempfile.TemporaryDirectory(prefix="newscite-eval-", ignore_cleanup_errors=True) as tmp:
+        system = make_system(config, Path(tmp), embedder, use_llm=use_llm)
+        try:
+            ingest_seconds = system.ingest([*corpus, *distractors])
+            cold = _warm_up(system, dataset)
+            for item in dataset.items:
+                history: History = []
+                for n, turn in enumerate(item.turns, start=1 if len(item.turns) > 1 else 0):
+                    located = locate_support(turn.support, names)
+                    unit = _ask(system, item, turn, n, history, located)
+                    units.append(unit)
+                    history.append((turn.question, unit.answer or ""))
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            system.close()
+            if bar is not None:
+                bar.close()
+    logger.info("%s/%s: %d units, ingest %.1fs", config.name, dataset.name, len(units),
+                ingest_seconds)
+    return Run(config=config, dataset=dataset.name, noise=bool(distractors),
+               corpus=tuple(str(p) for p in [*corpus, *distractors]),
+               ingest_seconds=ingest_seconds, answers=system.answers, units=tuple(units),
+               notes=tuple(system.notes), extra={"first_query_seconds": round(cold, 3)})
+
+
+def _warm_up(system: System, dataset: Dataset) -> float:
+    """One unscored question first, so per-question latency is steady state (model and
+    library loading show up as first_query_seconds instead)."""
+    question = dataset.items[0].turns[0].question
+    started = time.perf_counter()
+    try:
+        if system.answers:
+            system.reply(question, [])
+        system.retrieve(question, RETRIEVE_K)
+    except RagError as exc:
+        logger.warning("warm-up question failed: %s", exc)
+    return time.perf_counter() - started
+
+
+def summarise(run: Run) -> dict[str, Any]:
+    """Metrics with 95% bootstrap intervals, ingest time and per-stage latency for one run."""
+    estimates = m.aggregate([u.metrics for u in run.units])
+    by_type: dict[str, dict[str, float]] = {}
+    for kind in sorted({u.type for u in run.units}):
+        sub = m.aggregate([u.metrics for u in run.units if u.type == kind])
+        by_type[kind] = {k: round(v.value, 4) for k, v in sub.items()}
+    return {
+        "config": run.config.name,
+        "description": run.config.description,
+        "dataset": run.dataset,
+        "noise": run.noise,
+        "answers": run.answers,
+        "units": len(run.units),
+        "items": len({u.item_id for u in run.units}),
+        "errors": sum(1 for u in run.units if u.error),
+        "ingest_seconds": round(run.ingest_seconds, 3),
+        **run.extra,
+        "metrics": {k: v.to_dict() for k, v in estimates.items()},
+        "by_type": by_type,
+        "latency": m.latency([u.timings for u in run.units if u.timings and not u.error]),
+        "notes": list(run.notes),
+    }

@@ -1,0 +1,150 @@
+"""The configurations the harness compares, and a common face for newscite and the baseline."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from eval.citations import CitedSentence, from_answer
+from index.embed import Embedder
+from rag.types import Citation, Hit
+
+logger = logging.getLogger(__name__)
+
+History = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A named system under test: newscite with Settings overrides, or the stock baseline."""
+
+    name: str
+    kind: str  # "newscite" | "llamaindex"
+    description: str
+    engine: str = "extractive"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    needs_llm: bool = False
+    answers: bool = True  # False: retrieval metrics only
+
+
+CONFIGS: dict[str, Config] = {c.name: c for c in (
+    Config("extractive", "newscite", "newscite, extractive engine (no LLM)"),
+    Config("local", "newscite", "newscite, packaged local LLM", engine="local", needs_llm=True),
+    Config("dense-only", "newscite", "newscite, extractive; dense retrieval only (no BM25, "
+           "no rerank)", overrides={"keyword_weight": 0.0, "rerank": False}),
+    Config("no-rerank", "newscite", "newscite, extractive; hybrid retrieval without rerank",
+           overrides={"rerank": False}),
+    Config("stock-llamaindex", "llamaindex", "stock LlamaIndex: SentenceSplitter, Chroma, "
+           "CitationQueryEngine top-5, local LLM", engine="local", needs_llm=True),
+    Config("stock-llamaindex-retriever", "llamaindex", "stock LlamaIndex retriever only "
+           "(SentenceSplitter, Chroma, MiniLM)", engine="none", answers=False),
+)}
+DEFAULT_CONFIGS = ("extractive", "stock-llamaindex-retriever")
+
+
+def get_config(name: str) -> Config:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}") from None
+
+
+def llm_available() -> bool:
+    try:
+        from rag.llm import is_local_available  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from rag.llm.model import is_local_available
+        except ImportError:
+            return False
+    try:
+        return bool(is_local_available())
+    except Exception:  # a half-installed engine is "not available", not a crash
+        logger.exception("checking the local LLM failed")
+        return False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A system's answer to one question, in the shape the metrics need."""
+
+    text: str
+    refused: bool
+    sentences: tuple[CitedSentence, ...]
+    citations: tuple[Citation, ...]
+    standalone: str
+    engine: str
+    timings: dict[str, float]
+    notices: tuple[str, ...] = ()
+
+
+class System(Protocol):
+    """What the runner drives: ingest once, then answer and retrieve per question."""
+
+    config: Config
+    answers: bool
+    notes: list[str]
+
+    def ingest(self, paths: Sequence[Path]) -> float: ...
+
+    def reply(self, question: str, history: History) -> Reply | None: ...
+
+    def retrieve(self, question: str, k: int) -> list[Hit]: ...
+
+    def close(self) -> None: ...
+
+
+class NewsciteSystem:
+    """The project's own pipeline through its public API (`rag.Assistant`)."""
+
+    def __init__(self, config: Config, data_dir: Path, embedder: Embedder) -> None:
+        from rag.assistant import Assistant
+        from rag.settings import Settings
+
+        self.config = config
+        self.answers = config.answers
+        self.notes: list[str] = []
+        settings = Settings(data_dir=data_dir, engine=config.engine, **dict(config.overrides))
+        self.assistant = Assistant(settings, embedder=embedder)
+
+    def ingest(self, paths: Sequence[Path]) -> float:
+        started = time.perf_counter()
+        report = self.assistant.ingest(list(paths))
+        if report.skipped:
+            logger.warning("ingest skipped %d files: %s", len(report.skipped),
+                           "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]))
+        return time.perf_counter() - started
+
+    def reply(self, question: str, history: History) -> Reply:
+        answer = self.assistant.ask(question, history=history or None)
+        return Reply(text=answer.text, refused=answer.refused,
+                     sentences=tuple(from_answer(answer)), citations=answer.citations,
+                     standalone=answer.standalone_question or question, engine=answer.engine,
+                     timings=dict(answer.timings), notices=answer.notices)
+
+    def retrieve(self, question: str, k: int) -> list[Hit]:
+        return self.assistant.retrieve(question, k=k)
+
+    def close(self) -> None:
+        self.assistant.close()
+
+
+def make_system(config: Config, data_dir: Path, embedder: Embedder,
+                use_llm: bool = True) -> System:
+    """Build the system for a config. The baseline falls back to its retriever alone when the
+    local LLM is missing or `use_llm` is off; a newscite LLM config then raises ValueError."""
+    if config.kind == "llamaindex":
+        from eval.baseline import StockLlamaIndex
+
+        with_llm = config.needs_llm and use_llm and llm_available()
+        system = StockLlamaIndex(config, data_dir, embedder, with_llm=with_llm)
+        if config.needs_llm and not with_llm:
+            system.notes.append("local LLM not available: retrieval metrics only")
+        return system
+    if config.needs_llm and not (use_llm and llm_available()):
+        raise ValueError(f"config {config.name!r} needs the local LLM, which is not available "
+                         "(pip install 'newscite[local]')")
+    return NewsciteSystem(config, data_dir, embedder)

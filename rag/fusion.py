@@ -1,0 +1,111 @@
+"""Reciprocal rank fusion, the second-stage scorer and near-duplicate collapse (no extra model)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from index.chunk import sentence_spans
+from rag import text as tx
+from rag.types import Hit
+
+_QUOTED = re.compile(r"[\"“]([^\"”]{3,80})[\"”]")
+_RECENT = re.compile(r"\b(latest|most recent|newest|last|currently|now|so far|as of)\b", re.I)
+
+
+def rrf(rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float],
+        k: int = 60) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(id) = sum_w weight / (k + rank); ties keep first-seen order."""
+    scores: dict[str, float] = {}
+    for name, ids in rankings.items():
+        w = weights.get(name, 1.0)
+        for rank, cid in enumerate(ids, start=1):
+            scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+@dataclass(frozen=True)
+class RerankWeights:
+    """Weights of the second-stage signals; tuned on the gold sets (see README)."""
+
+    fused: float = 1.0
+    coverage: float = 0.6
+    numbers: float = 0.2
+    names: float = 0.2
+    phrases: float = 0.3
+    title: float = 0.1
+    recency: float = 0.15
+
+
+def _best_sentence_coverage(q_terms: set[str], weights: dict[str, float], text: str) -> float:
+    total = sum(weights[t] for t in q_terms) or 1.0
+    best = 0.0
+    for s, e in sentence_spans(text):
+        ts = set(tx.terms(text[s:e]))
+        best = max(best, sum(weights[t] for t in q_terms & ts) / total)
+    return best
+
+
+def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights()) -> list[Hit]:
+    """Reorder fused candidates with lexical signals at sentence level plus exact matches."""
+    if not hits:
+        return []
+    q_terms = set(tx.terms(question))
+    doc_terms = [set(tx.terms(h.text)) for h in hits]
+    n = len(hits)
+    weights = {t: 1.0 + (n - sum(t in d for d in doc_terms)) / n for t in q_terms}
+    q_numbers = tx.numbers(question)
+    q_names = tx.names(" " + question)
+    phrases = [tx.fold(p) for p in _QUOTED.findall(question)]
+    recent = bool(_RECENT.search(question))
+    dates = sorted({h.published for h in hits if h.published})
+    top_fused = max(h.score for h in hits) or 1.0
+    scored = []
+    for h, d_terms in zip(hits, doc_terms):
+        folded = tx.fold(h.text)
+        signals = {
+            "fused": h.score / top_fused,
+            "coverage": _best_sentence_coverage(q_terms, weights, h.text),
+            "numbers": len(q_numbers & tx.numbers(h.text)) / len(q_numbers) if q_numbers else 0.0,
+            "names": sum(n in folded for n in q_names) / len(q_names) if q_names else 0.0,
+            "phrases": sum(p in folded for p in phrases) / len(phrases) if phrases else 0.0,
+            "title": len(q_terms & set(tx.terms(h.title))) / len(q_terms) if q_terms else 0.0,
+            "recency": (dates.index(h.published) + 1) / len(dates)
+            if recent and h.published and dates else 0.0,
+        }
+        score = sum(getattr(w, k) * v for k, v in signals.items())
+        scored.append(dataclasses.replace(h, score=score, scores={**h.scores, **signals}))
+    return sorted(scored, key=lambda h: -h.score)
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = tx.terms(text)
+    return {tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def collapse(hits: Sequence[Hit], threshold: float = 0.5) -> tuple[list[Hit], list[Hit]]:
+    """Keep the best of near-duplicate passages (syndicated copies, rewrites).
+
+    Returns (unique hits, each with `also_in` naming the other outlets, duplicates demoted).
+    """
+    kept: list[Hit] = []
+    kept_sh: list[set[tuple[str, ...]]] = []
+    dups: list[Hit] = []
+    for h in hits:
+        sh = _shingles(h.text)
+        match = None
+        for i, other in enumerate(kept_sh):
+            inter = len(sh & other)
+            if inter and inter / min(len(sh), len(other)) >= threshold:
+                match = i
+                break
+        if match is None:
+            kept.append(h)
+            kept_sh.append(sh)
+            continue
+        dups.append(h)
+        outlet = h.source or h.title
+        if h.article_id != kept[match].article_id and outlet not in kept[match].also_in:
+            kept[match] = dataclasses.replace(kept[match], also_in=kept[match].also_in + (outlet,))
+    return kept, dups

@@ -1,0 +1,131 @@
+"""UI fixtures: a real Assistant over the seed articles, its app, and a real server process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ui_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, SEEDS, UPLOAD_LIMIT, free_port
+
+
+def _need_seeds() -> Path:
+    if not SEEDS.is_dir():
+        pytest.skip(f"seed articles not found at {SEEDS}")
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def seeded_assistant(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A real Assistant (extractive engine, real embeddings, embedded Chroma) over the seeds."""
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    seeds = _need_seeds()
+    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("ui-index"),
+                                   engine="extractive"))
+    assistant.ingest([seeds])
+    yield assistant
+    assistant.close()
+
+
+@pytest.fixture(scope="session")
+def client(seeded_assistant):  # noqa: ANN001, ANN201
+    from fastapi.testclient import TestClient
+
+    from ui.server import create_app
+
+    with TestClient(create_app(seeded_assistant, max_upload_bytes=UPLOAD_LIMIT)) as c:
+        yield c
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _wait_healthy(server: Server, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited ({server.process.returncode}):\n"
+                               + server.log.read_text(errors="replace")[-3000:])
+        try:
+            if httpx.get(server.url + "/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("server did not become healthy:\n"
+                       + server.log.read_text(errors="replace")[-3000:])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`python -m rag serve` on a free 127.0.0.1 port over the seeds; always stopped."""
+    seeds = _need_seeds()
+    tmp = tmp_path_factory.mktemp("ui-server")
+    port = free_port()
+    log = tmp / "server.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"}
+    cmd = [sys.executable, "-m", "rag", "serve", "--data-dir", str(tmp / "data"),
+           "--host", "127.0.0.1", "--port", str(port), "--engine", "extractive",
+           "--ingest", str(seeds)]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_healthy(server, timeout=150)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    """A fresh page that records dialogs and every request it makes."""
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    pg = context.new_page()
+    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.requests = []  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

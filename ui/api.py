@@ -1,0 +1,238 @@
+"""The REST API under /api (JSON and server-sent events) and the /article/{id} page."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
+
+import anyio
+from fastapi import APIRouter, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from rag.errors import (ConfigError, EngineError, IndexError_, IndexLockedError, InputError,
+                        RagError, StoreError)
+from rag.types import Answer
+from ui import render
+from ui.service import (GENERIC_ERROR, MAX_TOP_K, Library, UnsupportedFileTypeError, Upload,
+                        UploadTooLargeError, make_filters, parse_history)
+
+logger = logging.getLogger(__name__)
+
+Engine = Literal["auto", "extractive", "local", "openai"]
+
+
+class FiltersIn(BaseModel):
+    """Restrict the search; dates are ISO (YYYY-MM-DD), inclusive."""
+
+    sources: list[str] = Field(default_factory=list, description="outlets to search")
+    date_from: str | None = Field(None, examples=["2020-02-27"])
+    date_to: str | None = Field(None, examples=["2020-03-05"])
+    article_ids: list[str] = Field(default_factory=list)
+
+
+class Turn(BaseModel):
+    question: str
+    answer: str
+
+
+class AskIn(BaseModel):
+    """A question, optionally a follow-up to earlier turns (oldest first)."""
+
+    question: str = Field(..., max_length=20_000, examples=["How many Turkish soldiers were killed?"])
+    history: list[tuple[str, str]] | list[Turn] | None = Field(
+        None, description="earlier turns as [[question, answer], ...] or "
+                          "[{\"question\": ..., \"answer\": ...}, ...]")
+    filters: FiltersIn | None = None
+    engine: Engine | None = Field(None, description="default: the server's engine")
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="passages to retrieve")
+
+
+def status_for(exc: RagError) -> int:
+    """The HTTP status for a newscite error (its message is safe to show)."""
+    if isinstance(exc, UploadTooLargeError):
+        return 413
+    if isinstance(exc, UnsupportedFileTypeError):
+        return 415
+    if isinstance(exc, (InputError, ConfigError)):
+        return 400
+    if isinstance(exc, IndexLockedError):
+        return 409
+    if isinstance(exc, (EngineError, StoreError, IndexError_)):
+        return 503
+    return 500
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    if isinstance(exc, RagError):
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+    logger.error("unexpected error", exc_info=exc)
+    return JSONResponse({"detail": GENERIC_ERROR}, status_code=500)
+
+
+def citation_events(answer: Answer) -> list[dict[str, Any]]:
+    """Each citation with the span (answer_start/answer_end) of the first sentence citing it."""
+    data = answer.to_dict()
+    out = []
+    for c in data["citations"]:
+        sentence = next((s for s in answer.sentences if c["number"] in s.citations), None)
+        out.append({**c, "answer_start": sentence.start if sentence else None,
+                    "answer_end": sentence.end if sentence else None})
+    return out
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _history(body: AskIn) -> list[tuple[str, str]]:
+    raw = [t.model_dump() if isinstance(t, Turn) else list(t) for t in body.history or []]
+    return parse_history(raw)
+
+
+def _filters(body: AskIn) -> Any:
+    f = body.filters
+    if f is None:
+        return None
+    return make_filters(f.sources, f.date_from, f.date_to, f.article_ids)
+
+
+def build_router(library: Library, ask_limit: anyio.CapacityLimiter) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["newscite"])
+
+    def _start(body: AskIn) -> Iterator[Any]:
+        return library.ask_stream(body.question, _history(body), _filters(body), body.engine,
+                                  body.top_k)
+
+    @router.post("/ask", summary="Answer a question with verified citations")
+    async def ask(body: AskIn) -> JSONResponse:
+        """The Answer as JSON (`Answer.to_dict`). 400 for an empty question or bad filters."""
+        def run() -> dict[str, Any]:
+            final = None
+            for event in _start(body):
+                if event.kind == "final":
+                    final = event.answer
+            if final is None:
+                raise RagError("the engine ended without an answer")
+            return final.to_dict()
+        try:
+            return JSONResponse(await anyio.to_thread.run_sync(run, limiter=ask_limit))
+        except Exception as exc:  # noqa: BLE001 - translated to an HTTP error at the edge
+            return error_response(exc)
+
+    @router.post("/ask/stream", summary="Answer as server-sent events",
+                 response_class=StreamingResponse,
+                 responses={200: {"content": {"text/event-stream": {}}}})
+    async def ask_stream(body: AskIn) -> Any:
+        """Events: `token` {"text"}, then `citation` (a citation with answer_start/answer_end),
+        then `final` (the whole Answer), or `error` {"message"} if it fails midway."""
+        # one slot of the ask limiter for the whole stream, held on behalf of this request
+        borrower = object()
+        await ask_limit.acquire_on_behalf_of(borrower)
+        try:
+            stream = await anyio.to_thread.run_sync(_start, body)
+            first = await anyio.to_thread.run_sync(next, stream, None)
+        except Exception as exc:  # noqa: BLE001 - errors before the stream starts: HTTP codes
+            ask_limit.release_on_behalf_of(borrower)
+            return error_response(exc)
+
+        async def events() -> AsyncIterator[str]:
+            event = first
+            try:
+                while event is not None:
+                    if event.kind == "token":
+                        yield sse("token", {"text": event.text})
+                    elif event.kind == "final":
+                        for citation in citation_events(event.answer):
+                            yield sse("citation", citation)
+                        yield sse("final", event.answer.to_dict())
+                    event = await anyio.to_thread.run_sync(next, stream, None)
+            except Exception as exc:  # noqa: BLE001 - the status is sent already: an event
+                if not isinstance(exc, RagError):
+                    logger.error("unexpected error while streaming", exc_info=exc)
+                message = str(exc) if isinstance(exc, RagError) else GENERIC_ERROR
+                yield sse("error", {"message": message})
+            finally:
+                # releases the read lock and the slot even when the client went away midway
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(stream.close)
+                ask_limit.release_on_behalf_of(borrower)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache",
+                                          "X-Accel-Buffering": "no"})
+
+    @router.get("/articles", summary="List the indexed articles")
+    async def list_articles() -> list[dict[str, Any]]:
+        infos = await run_in_threadpool(library.articles)
+        return [{"id": a.id, "title": a.title, "source": a.source, "published": a.published,
+                 "url": a.url, "chunks": a.chunks} for a in infos]
+
+    @router.get("/articles/{article_id}", summary="One article with its full text",
+                responses={404: {"description": "no such article"}})
+    async def get_article(article_id: str) -> dict[str, Any]:
+        article = await run_in_threadpool(library.article, article_id)
+        if article is None:
+            raise HTTPException(404, f"no article with id {article_id}")
+        return {"id": article.id, "title": article.title, "source": article.source,
+                "published": article.published, "url": article.url, "text": article.text}
+
+    @router.post("/articles", summary="Upload and index article files",
+                 responses={413: {"description": "a file is over the size limit"},
+                            415: {"description": "a file type is not allowed"}})
+    async def upload(files: list[UploadFile] = File(..., description="one or more files: "
+                     ".txt .md .html .htm .json .jsonl")) -> Any:
+        """Index the files; returns the ingest report (added, updated, unchanged, skipped...)."""
+        saved: list[Upload] = []
+        try:
+            for f in files:
+                saved.append(await run_in_threadpool(library.save_upload, f.filename or "",
+                                                     f.file))
+            report = await run_in_threadpool(library.ingest_uploads, saved)
+            return report.to_dict()
+        except Exception as exc:  # noqa: BLE001
+            for up in saved:
+                up.path.unlink(missing_ok=True)
+            return error_response(exc)
+
+    @router.delete("/articles/{article_id}", summary="Remove an article",
+                   responses={404: {"description": "no such article"}})
+    async def delete(article_id: str) -> Any:
+        try:
+            deleted = await run_in_threadpool(library.delete, article_id)
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+        if not deleted:
+            raise HTTPException(404, f"no article with id {article_id}")
+        return {"deleted": article_id}
+
+    @router.get("/health", summary="Liveness and index size")
+    async def health() -> dict[str, Any]:
+        count = await run_in_threadpool(library.count)
+        return {"status": "ok", "articles": count, "engine": library.default_engine}
+
+    return router
+
+
+def add_article_page(app: FastAPI, library: Library) -> None:
+    @app.get("/article/{article_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def article_page(article_id: str, start: int | None = Query(None, ge=0),
+                           end: int | None = Query(None, ge=0)) -> HTMLResponse:
+        article = await run_in_threadpool(library.article, article_id)
+        if article is None:
+            return HTMLResponse("<!DOCTYPE html><title>Not found</title><p>No such article.</p>",
+                                status_code=404)
+        return HTMLResponse(render.article_page(article, start, end),
+                            headers={"Content-Security-Policy":
+                                     "default-src 'none'; style-src 'unsafe-inline'; "
+                                     "base-uri 'none'; form-action 'none'",
+                                     "X-Content-Type-Options": "nosniff",
+                                     "Referrer-Policy": "no-referrer"})
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RagError)
+    async def rag_error(_: Request, exc: RagError) -> JSONResponse:
+        return error_response(exc)

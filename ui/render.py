@@ -1,0 +1,249 @@
+"""HTML for answers, sources, the article page and the library; every text is escaped here."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from rag.types import Answer, Citation, Hit
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+CSS = """
+.nc-chat{display:flex;flex-direction:column;gap:14px;font-size:15px;line-height:1.5}
+.nc-empty{color:#6b7280;padding:24px;text-align:center}
+.nc-q{align-self:flex-end;max-width:80%;background:#e0ecff;color:#0b1f44;border-radius:12px;
+  padding:8px 12px;white-space:pre-wrap}
+.nc-a{align-self:flex-start;max-width:100%;width:100%;background:#f7f7f8;color:#111827;
+  border:1px solid #e5e7eb;border-radius:12px;padding:10px 14px}
+.nc-text{white-space:pre-wrap}
+.nc-draft{color:#374151}
+.nc-draft::after{content:" \\25CF";color:#2563eb;animation:nc-blink 1s infinite}
+@keyframes nc-blink{50%{opacity:.2}}
+a.nc-cite{font-weight:600;text-decoration:none;color:#1d4ed8;padding:0 1px}
+a.nc-cite:hover{text-decoration:underline}
+.nc-unsupported{background:#fff4e5;border-bottom:2px dotted #d97706}
+.nc-badge{display:inline-block;font-size:11px;font-weight:600;border-radius:8px;padding:0 6px;
+  margin-left:4px;vertical-align:middle}
+.nc-badge-warn{background:#fde68a;color:#78350f}
+.nc-refused{background:#fee2e2;color:#7f1d1d;border-radius:8px;padding:6px 10px;margin:6px 0;
+  font-weight:600}
+.nc-notice{background:#eef2ff;color:#312e81;border-radius:8px;padding:4px 10px;margin:6px 0;
+  font-size:13px}
+.nc-meta{color:#6b7280;font-size:12px;margin-top:6px}
+.nc-sources{margin-top:10px;display:flex;flex-direction:column;gap:8px}
+.nc-sources h4{margin:4px 0;font-size:13px;color:#374151;text-transform:uppercase;
+  letter-spacing:.04em}
+.nc-card{border:1px solid #e5e7eb;border-radius:10px;padding:8px 12px;background:#fff;
+  scroll-margin-top:80px}
+.nc-card:target{outline:3px solid #2563eb;box-shadow:0 0 0 4px #bfdbfe}
+.nc-card-head{font-weight:600}
+.nc-num{display:inline-block;min-width:22px;color:#1d4ed8}
+.nc-card-meta{color:#6b7280;font-size:12px;margin:2px 0 4px}
+.nc-card-meta a{color:#1d4ed8}
+.nc-passage{white-space:pre-wrap;font-size:14px;color:#1f2937;margin:4px 0}
+.nc-passage mark{background:#fde047;color:#111827;padding:0 1px}
+.nc-open{font-size:13px}
+details.nc-more summary{cursor:pointer;color:#4b5563;font-size:13px}
+.nc-lib{width:100%;border-collapse:collapse;font-size:14px}
+.nc-lib th,.nc-lib td{border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left}
+.nc-lib td.nc-id{font-family:monospace;font-size:12px;color:#6b7280}
+"""
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) address, else None (no javascript:, data:, ...)."""
+    if not url or not isinstance(url, str):
+        return None
+    url = url.strip()
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def article_href(article_id: str, start: int | None = None, end: int | None = None) -> str:
+    href = f"/article/{quote(article_id, safe='')}"
+    if start is not None and end is not None:
+        href += f"?start={int(start)}&end={int(end)}#hl"
+    return href
+
+
+def _meta_line(source: str | None, published: str | None, url: str | None) -> str:
+    parts = [escape(x) for x in (source, published) if x]
+    link = safe_url(url)
+    if link:
+        parts.append(f'<a href="{escape(link, quote=True)}" target="_blank" '
+                     f'rel="noopener noreferrer nofollow">original article ↗</a>')
+    return " · ".join(parts)
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """Escaped text with text[start:end] inside <mark>."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    return (escape(text[:start]) + '<mark>' + escape(text[start:end]) + '</mark>'
+            + escape(text[end:]))
+
+
+def _cited_passage(citation: Citation, hits: Sequence[Hit]) -> str:
+    """The passage the citation comes from with its span marked (the quote alone as fallback)."""
+    for hit in hits:
+        if hit.chunk_id == citation.chunk_id and hit.start <= citation.start \
+                and citation.end <= hit.end:
+            s, e = citation.start - hit.start, citation.end - hit.start
+            if hit.text[s:e] == citation.quote:
+                return highlight(hit.text, s, e)
+    return f"<mark>{escape(citation.quote)}</mark>"
+
+
+def _linked(text: str, anchor: str, numbers: set[int]) -> str:
+    """Escape, then turn [n] of known citations into links to their source cards."""
+    def link(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if n not in numbers:
+            return m.group(0)
+        return (f'<a class="nc-cite" href="#{anchor}-{n}" data-cite="{n}" '
+                f'title="Show source {n}">[{n}]</a>')
+    return _MARKER.sub(link, escape(text))
+
+
+def answer_text_html(answer: Answer, anchor: str) -> str:
+    """The answer text, sentence by sentence; unsupported sentences marked."""
+    numbers = {c.number for c in answer.citations}
+    text = answer.text
+    if not answer.sentences:
+        return _linked(text, anchor, numbers)
+    out, pos = [], 0
+    for sent in sorted(answer.sentences, key=lambda s: s.start):
+        if sent.start < pos or sent.end > len(text):
+            continue
+        out.append(_linked(text[pos:sent.start], anchor, numbers))
+        body = _linked(text[sent.start:sent.end], anchor, numbers)
+        if sent.supported:
+            out.append(body)
+        else:
+            out.append(f'<span class="nc-unsupported" title="No cited passage supports this '
+                       f'sentence">{body}</span><span class="nc-badge nc-badge-warn">'
+                       f'unverified</span>')
+        pos = sent.end
+    out.append(_linked(text[pos:], anchor, numbers))
+    return "".join(out)
+
+
+def sources_html(answer: Answer, anchor: str) -> str:
+    """Cards for the cited sources (in citation order) and, collapsed, the uncited passages."""
+    cards = []
+    for c in sorted(answer.citations, key=lambda c: c.number):
+        cards.append(
+            f'<div class="nc-card" id="{anchor}-{c.number}">'
+            f'<div class="nc-card-head"><span class="nc-num">[{c.number}]</span> '
+            f'{escape(c.title)}</div>'
+            f'<div class="nc-card-meta">{_meta_line(c.source, c.published, c.url)}</div>'
+            f'<div class="nc-passage">{_cited_passage(c, answer.passages)}</div>'
+            f'<a class="nc-open" href="{escape(article_href(c.article_id, c.start, c.end))}" '
+            f'target="_blank" rel="noopener">Show in article</a></div>')
+    cited = {c.chunk_id for c in answer.citations}
+    rest = [h for h in answer.passages if h.chunk_id not in cited]
+    html = ""
+    if cards:
+        html += '<div class="nc-sources"><h4>Sources</h4>' + "".join(cards) + "</div>"
+    if rest:
+        items = "".join(
+            f'<div class="nc-card"><div class="nc-card-head">{escape(h.title)}</div>'
+            f'<div class="nc-card-meta">{_meta_line(h.source, h.published, h.url)}</div>'
+            f'<div class="nc-passage">{escape(h.text)}</div>'
+            f'<a class="nc-open" href="{escape(article_href(h.article_id, h.start, h.end))}" '
+            f'target="_blank" rel="noopener">Show in article</a></div>' for h in rest)
+        html += (f'<details class="nc-more"><summary>{len(rest)} more retrieved passage'
+                 f'{"s" if len(rest) != 1 else ""} (not cited)</summary>{items}</details>')
+    return html
+
+
+def answer_html(answer: Answer, anchor: str) -> str:
+    parts = ['<div class="nc-a nc-final">']
+    if answer.refused:
+        parts.append('<div class="nc-refused">No answer: the articles do not say.</div>')
+    parts.append(f'<div class="nc-text">{answer_text_html(answer, anchor)}</div>')
+    parts.extend(f'<div class="nc-notice">{escape(n)}</div>' for n in answer.notices)
+    total = answer.timings.get("total")
+    meta = f"engine: {escape(answer.engine)}"
+    if total is not None:
+        meta += f" · {total:.1f} s"
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        meta += f" · searched for: {escape(answer.standalone_question)}"
+    parts.append(f'<div class="nc-meta">{meta}</div>')
+    parts.append(sources_html(answer, anchor))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def draft_html(text: str) -> str:
+    return (f'<div class="nc-a nc-streaming"><div class="nc-text nc-draft">{escape(text)}'
+            f'</div><div class="nc-meta">checking citations when the draft is complete…</div>'
+            f'</div>')
+
+
+def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
+              draft: str | None = None) -> str:
+    """The whole conversation; `pending` is a question still being answered, `draft` its text."""
+    if not turns and pending is None:
+        return ('<div class="nc-chat"><div class="nc-empty">Ask a question about the indexed '
+                'articles. Every sentence of the answer cites its passage.</div></div>')
+    parts = ['<div class="nc-chat">']
+    for i, turn in enumerate(turns):
+        parts.append(f'<div class="nc-q">{escape(turn["question"])}</div>')
+        parts.append(answer_html(turn["answer"], f"c{i + 1}"))
+    if pending is not None:
+        parts.append(f'<div class="nc-q">{escape(pending)}</div>')
+        parts.append(draft_html(draft or ""))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def article_page(article: Any, start: int | None, end: int | None) -> str:
+    """A standalone page with the whole article, start..end marked (id="hl") to scroll to."""
+    text = article.text
+    if start is not None and end is not None and 0 <= start < end <= len(text):
+        body = (escape(text[:start]) + '<mark id="hl">' + escape(text[start:end]) + "</mark>"
+                + escape(text[end:]))
+    else:
+        body = escape(text)
+    meta = _meta_line(article.source, article.published, article.url)
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{escape(article.title)}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:760px;margin:32px auto;padding:0 16px;"
+        "line-height:1.6;color:#111827}.meta{color:#6b7280;font-size:14px}"
+        ".text{white-space:pre-wrap}mark{background:#fde047;padding:0 2px;scroll-margin-top:40vh}"
+        "</style></head><body>"
+        f"<h1>{escape(article.title)}</h1><div class=\"meta\">{meta}</div>"
+        f"<div class=\"text\">{body}</div></body></html>")
+
+
+def library_html(infos: Sequence[Any], query: str = "") -> str:
+    q = (query or "").strip().lower()
+    rows = [a for a in infos
+            if not q or q in " ".join(str(x or "") for x in (a.title, a.source, a.published,
+                                                            a.id)).lower()]
+    if not rows:
+        what = "match the search" if infos else "are indexed yet; upload some below"
+        return f'<div class="nc-empty">No articles {what}.</div>'
+    body = "".join(
+        f"<tr><td>{escape(a.title)}</td><td>{escape(a.source or '')}</td>"
+        f"<td>{escape(a.published or '')}</td><td>{a.chunks}</td>"
+        f'<td class="nc-id"><a href="{escape(article_href(a.id))}" target="_blank" '
+        f'rel="noopener">{escape(a.id)}</a></td></tr>' for a in rows)
+    return (f'<div class="nc-meta">{len(rows)} of {len(infos)} articles</div>'
+            '<table class="nc-lib"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th>'
+            f'<th>Chunks</th><th>Id</th></tr></thead><tbody>{body}</tbody></table>')
+
+
+def status_html(lines: Sequence[str], error: bool = False) -> str:
+    color = "#7f1d1d" if error else "#14532d"
+    return "".join(f'<div style="color:{color}">{escape(line)}</div>' for line in lines)

@@ -1,0 +1,353 @@
+"""The one Assistant shared by the web chat and the REST API: locking, uploads, inputs, examples."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import inspect
+import logging
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from index.manifest import ArticleInfo
+from index.models import Article, IngestReport, Skipped
+from rag.errors import InputError, RagError
+from rag.settings import ENGINES
+from rag.types import Answer, Filters
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+DEFAULT_MAX_UPLOAD_BYTES = 5_000_000
+MAX_TOP_K = 20
+GENERIC_ERROR = "Something went wrong; the details are in the server log."
+
+History = list[tuple[str, str]]
+
+
+class UploadTooLargeError(InputError):
+    """An uploaded file is over the size limit (HTTP 413)."""
+
+
+class UnsupportedFileTypeError(InputError):
+    """An uploaded file's type is not on the allowlist (HTTP 415)."""
+
+
+class ReadWriteLock:
+    """Many readers (questions) or one writer (ingest, delete); waiting writers go first.
+
+    Counts, not thread ownership, so a streamed answer may release from another thread.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writing or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+def safe_filename(name: str) -> str:
+    """A plain file name (no folders, no odd characters) that keeps the extension."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "upload"
+    ext = re.sub(r"[^A-Za-z0-9]+", "", ext)[:10].lower()
+    return f"{stem}.{ext}" if ext else stem
+
+
+def check_extension(name: str) -> str:
+    ext = Path(name).suffix.lower()
+    if ext not in ALLOWED_EXTENSIONS:
+        raise UnsupportedFileTypeError(
+            f"{safe_filename(name)}: unsupported file type; use {' '.join(ALLOWED_EXTENSIONS)}")
+    return ext
+
+
+def parse_history(raw: Any) -> History:
+    """[[question, answer], ...] or [{"question": ..., "answer": ...}, ...] -> pairs."""
+    if not raw:
+        return []
+    out: History = []
+    for turn in raw:
+        if isinstance(turn, dict):
+            q, a = turn.get("question"), turn.get("answer")
+        elif isinstance(turn, (list, tuple)) and len(turn) == 2:
+            q, a = turn
+        else:
+            raise InputError("each history turn must be [question, answer] or "
+                             "{\"question\": ..., \"answer\": ...}")
+        if not isinstance(q, str) or not isinstance(a, str):
+            raise InputError("history questions and answers must be strings")
+        out.append((q, a))
+    return out
+
+
+def _iso_date(value: str | None, name: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise InputError(f"{name} must be a date like 2020-02-28, not {value[:40]!r}") from exc
+
+
+def make_filters(sources: Iterable[str] | None = None, date_from: str | None = None,
+                 date_to: str | None = None,
+                 article_ids: Iterable[str] | None = None) -> Filters | None:
+    """Validated Filters from form or JSON values (None when nothing restricts the search)."""
+    filters = Filters(sources=tuple(s for s in (sources or ()) if s),
+                      date_from=_iso_date(date_from, "date_from"),
+                      date_to=_iso_date(date_to, "date_to"),
+                      article_ids=tuple(a for a in (article_ids or ()) if a))
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise InputError("date_from is after date_to")
+    return None if filters.is_empty() else filters
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the user sent: its original name and where its bytes are now."""
+
+    name: str
+    path: Path
+
+
+# Good questions for the project's own corpora, offered only when the words they need occur in
+# the titles or openings of indexed articles (so they come from what is indexed).
+_CURATED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("How many Turkish soldiers were killed?", ("turk", "soldiers", "killed")),
+    ("Who is the governor of Hatay?", ("hatay", "governor")),
+    ("What did Russia say about the Turkish troops?", ("russia", "turkish troops")),
+    ("What did NATO do after the strike?", ("nato",)),
+    ("What ceasefire did Erdogan and Putin agree?", ("ceasefire", "putin", "erdogan")),
+    ("How many people have been displaced in Idlib?", ("displaced", "idlib")),
+)
+
+
+class Library:
+    """Thread-safe front for one Assistant: answers read, ingest/delete write (one at a time)."""
+
+    def __init__(self, assistant: Any, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+                 upload_dir: Path | None = None) -> None:
+        self.assistant = assistant
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_dir = upload_dir or Path(assistant.settings.data_dir) / "uploads"
+        self.lock = ReadWriteLock()
+        self._views: dict[int, Any] = {}
+        self._views_lock = threading.Lock()
+
+    # --- reading ------------------------------------------------------------------------------
+    @property
+    def default_engine(self) -> str:
+        return str(self.assistant.settings.engine)
+
+    @property
+    def default_top_k(self) -> int:
+        return int(self.assistant.settings.top_k)
+
+    def articles(self) -> list[ArticleInfo]:
+        with self.lock.read():
+            return self.assistant.articles()
+
+    def article(self, article_id: str) -> Article | None:
+        with self.lock.read():
+            return self.assistant.article(article_id)
+
+    def sources(self) -> list[str]:
+        return sorted({a.source for a in self.articles() if a.source})
+
+    def count(self) -> int:
+        return len(self.articles())
+
+    def example_questions(self, limit: int = 4) -> list[str]:
+        infos = self.articles()
+        if not infos:
+            return []
+        haystack = " ".join(a.title for a in infos).lower()
+        for info in infos[:60]:
+            article = self.article(info.id)
+            if article is not None:
+                haystack += " " + article.text[:3000].lower()
+        out = [q for q, needs in _CURATED if all(n in haystack for n in needs)][:limit]
+        for info in infos:
+            if len(out) >= limit:
+                break
+            title = _short_title(info.title)
+            question = f"What happened in “{title}”?"
+            if title and question not in out:
+                out.append(question)
+        return out
+
+    # --- answering ----------------------------------------------------------------------------
+    def _assistant_for(self, top_k: int | None) -> tuple[Any, dict[str, Any]]:
+        """The assistant to ask and extra keyword arguments, honouring a per-question top_k."""
+        base = self.assistant
+        if top_k is None or top_k == base.settings.top_k:
+            return base, {}
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}")
+        if "top_k" in inspect.signature(base.ask_stream).parameters:
+            return base, {"top_k": top_k}
+        # Assistant has no per-call top_k: a shallow view with other settings that shares the
+        # embedder, store, manifest, retriever and engines (warmed first so none is built twice).
+        with self._views_lock:
+            view = self._views.get(top_k)
+            if view is None:
+                _ = base.manifest, base.retriever
+                view = copy.copy(base)
+                view.settings = base.settings.replace(
+                    top_k=top_k, candidates=max(base.settings.candidates, top_k))
+                self._views[top_k] = view
+            return view, {}
+
+    def ask_stream(self, question: str, history: Sequence[tuple[str, str]] | None = None,
+                   filters: Filters | None = None, engine: str | None = None,
+                   top_k: int | None = None) -> Iterator[Any]:
+        """Assistant.ask_stream under the read lock (released when the stream ends or closes)."""
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("the question is empty")
+        if engine is not None and engine not in ENGINES:
+            raise InputError(f"engine must be one of {', '.join(ENGINES)}")
+        assistant, extra = self._assistant_for(top_k)
+        return self._locked_stream(assistant, question, list(history or ()), filters, engine,
+                                   extra)
+
+    def _locked_stream(self, assistant: Any, question: str, history: History,
+                       filters: Filters | None, engine: str | None,
+                       extra: dict[str, Any]) -> Iterator[Any]:
+        with self.lock.read():
+            yield from assistant.ask_stream(question, history or None, filters, engine, **extra)
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None,
+            filters: Filters | None = None, engine: str | None = None,
+            top_k: int | None = None) -> Answer:
+        final = None
+        for event in self.ask_stream(question, history, filters, engine, top_k):
+            if event.kind == "final":
+                final = event.answer
+        if final is None:
+            raise RagError("the engine ended without an answer")
+        return final
+
+    # --- writing ------------------------------------------------------------------------------
+    def save_upload(self, name: str, stream: BinaryIO) -> Upload:
+        """Copy an uploaded stream into the upload folder, enforcing type and size limits."""
+        check_extension(name)
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        # a unique partial name: two uploads of one name at once must not share a file
+        partial = self.upload_dir / f".{uuid.uuid4().hex}.part"
+        size = 0
+        try:
+            with open(partial, "wb") as out:
+                while block := stream.read(1 << 16):
+                    size += len(block)
+                    if size > self.max_upload_bytes:
+                        raise UploadTooLargeError(
+                            f"{safe_filename(name)} is larger than the "
+                            f"{self.max_upload_bytes / 1e6:g} MB upload limit")
+                    out.write(block)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return Upload(safe_filename(name), partial)
+
+    def ingest_uploads(self, uploads: Sequence[Upload],
+                       progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Move saved uploads into place and index them; reported paths are the file names."""
+        if not uploads:
+            raise InputError("no files were uploaded")
+        with self.lock.write():
+            targets = []
+            for up in uploads:
+                target = self.upload_dir / up.name
+                shutil.move(str(up.path), str(target))
+                targets.append(target)
+            report = self.assistant.ingest(targets, progress=progress)
+        shown = {str(t): up.name for t, up in zip(targets, uploads, strict=True)}
+        skipped = tuple(Skipped(_shown_name(s.path, shown), s.reason) for s in report.skipped)
+        warnings = tuple(_strip_paths(w, shown) for w in report.warnings)
+        return replace(report, skipped=skipped, warnings=warnings)
+
+    def ingest_paths(self, paths: Sequence[str | Path],
+                     progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        with self.lock.write():
+            return self.assistant.ingest(list(paths), progress=progress)
+
+    def delete(self, article_id: str) -> bool:
+        with self.lock.write():
+            article = self.assistant.article(article_id)
+            if article is None or not self.assistant.delete(article_id):
+                return False
+            self._forget_upload(article.path)
+            return True
+
+    def _forget_upload(self, path: str) -> None:
+        """Remove a deleted article's uploaded file unless another article still comes from it."""
+        try:
+            file = Path(path).resolve()
+            if file.parent != self.upload_dir.resolve():
+                return
+            if any(Path(a.path).resolve() == file for a in self.assistant.articles()):
+                return
+            file.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.warning("could not remove uploaded file %s: %s", path, exc)
+
+
+def _shown_name(path: str, shown: dict[str, str]) -> str:
+    for full, name in shown.items():
+        if path.startswith(full):
+            return name + path[len(full):]
+    return Path(path).name
+
+
+def _strip_paths(message: str, shown: dict[str, str]) -> str:
+    for full, name in shown.items():
+        message = message.replace(full, name)
+    return message
+
+
+def _short_title(title: str, limit: int = 70) -> str:
+    title = " ".join(title.split()).rstrip(" .…?!:;,")
+    if len(title) > limit:
+        title = title[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return title

@@ -1,0 +1,191 @@
+"""The Gradio web chat: Chat (streamed, cited answers), Library (upload, search, delete), Settings."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.settings import ENGINES
+from ui import render
+from ui.service import (ALLOWED_EXTENSIONS, GENERIC_ERROR, MAX_TOP_K, Library, Upload,
+                        make_filters)
+
+logger = logging.getLogger(__name__)
+
+STREAM_EVERY = 0.05  # seconds between redraws while tokens arrive
+PRIVATE = {"api_visibility": "private"}
+
+
+def _fail(exc: Exception) -> gr.Error:
+    """A short message for the user; unexpected errors are logged, never shown."""
+    if isinstance(exc, RagError):
+        return gr.Error(str(exc))
+    logger.error("unexpected error in the web chat", exc_info=exc)
+    return gr.Error(GENERIC_ERROR)
+
+
+def build_blocks(library: Library) -> gr.Blocks:
+    """The whole web UI, bound to one Library (the shared Assistant)."""
+
+    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
+            sources: list[str] | None, date_from: str,
+            date_to: str) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+        """Answer `question` as a follow-up to the conversation; yields (answer JSON, chat HTML,
+        question box, conversation) as the draft streams in, then with the checked answer."""
+        turns = list(turns or [])
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.")
+        history = [(t["question"], t["answer"].text) for t in turns]
+        try:
+            filters = make_filters(sources, date_from, date_to)
+            stream = library.ask_stream(question, history, filters, engine or None,
+                                        int(top_k) if top_k else None)
+        except Exception as exc:  # noqa: BLE001 - shown as a short message
+            raise _fail(exc) from exc
+        yield gr.skip(), render.chat_html(turns, question, ""), "", turns
+        draft, shown, answer = "", 0.0, None
+        try:
+            for event in stream:
+                if event.kind == "token":
+                    draft += event.text
+                    if time.monotonic() - shown >= STREAM_EVERY:
+                        shown = time.monotonic()
+                        yield gr.skip(), render.chat_html(turns, question, draft), gr.skip(), \
+                            turns
+                elif event.kind == "final":
+                    answer = event.answer
+            if answer is None:
+                raise RagError("the engine ended without an answer")
+        except Exception as exc:  # noqa: BLE001 - restore the chat, give the question back
+            yield gr.skip(), render.chat_html(turns), question, turns
+            raise _fail(exc) from exc
+        finally:
+            stream.close()
+        turns.append({"question": question, "answer": answer})
+        yield answer.to_dict(), render.chat_html(turns), "", turns
+
+    def new_chat() -> tuple[str, list[dict[str, Any]], None, str]:
+        return render.chat_html([]), [], None, ""
+
+    def refresh(query: str = "") -> tuple[Any, ...]:
+        """Everything that depends on the indexed articles."""
+        try:
+            infos = library.articles()
+            examples = library.example_questions()
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(exc) from exc
+        choices = [(f"{a.title[:80]} ({a.source or 'unknown outlet'}, {a.id})", a.id)
+                   for a in infos]
+        sources = sorted({a.source for a in infos if a.source})
+        return (render.library_html(infos, query),
+                gr.update(choices=choices, value=None),
+                gr.update(choices=sources),
+                gr.update(samples=[[q] for q in examples], visible=bool(examples)))
+
+    def add_files(files: list[str] | None, query: str,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        if not files:
+            raise gr.Error("Choose one or more files first.")
+        saved: list[Upload] = []
+        try:
+            for path in files:
+                # the cached copy keeps the user's file name
+                with open(path, "rb") as handle:
+                    saved.append(library.save_upload(Path(path).name, handle))
+            progress(0, desc="Indexing…")
+            report = library.ingest_uploads(
+                saved, progress=lambda done, total: progress((done, total), desc="Embedding",
+                                                             unit="chunks"))
+        except Exception as exc:  # noqa: BLE001
+            for up in saved:
+                up.path.unlink(missing_ok=True)
+            raise _fail(exc) from exc
+        lines = [f"{len(report.added)} added, {len(report.updated)} updated, "
+                 f"{len(report.unchanged)} already indexed, {len(report.skipped)} skipped "
+                 f"({report.chunks_embedded} passages in {report.seconds:.1f} s)."]
+        lines += [f"Skipped {s.path}: {s.reason}" for s in report.skipped]
+        lines += [f"Warning: {w}" for w in report.warnings]
+        if report.added or report.updated:
+            gr.Info("Added to the library; you can ask about it now.")
+        return (render.status_html(lines, error=bool(report.skipped)), None,
+                *refresh(query))
+
+    def delete(article_id: str | None, query: str) -> tuple[Any, ...]:
+        if not article_id:
+            raise gr.Error("Choose an article to delete first.")
+        try:
+            deleted = library.delete(article_id)
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(exc) from exc
+        if not deleted:
+            raise gr.Error(f"No article with id {article_id}.")
+        return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
+
+    with gr.Blocks(title="newscite", analytics_enabled=False) as demo:
+        turns = gr.State([])
+        gr.HTML("<h2 style='margin:4px 0'>newscite</h2><div class='nc-meta'>Answers about the "
+                "indexed news articles. Every sentence cites the exact passage it came from."
+                "</div>", js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chat = gr.HTML(render.chat_html([]), elem_id="nc-chat", js_on_load=None,
+                               min_height=240)
+                with gr.Row(equal_height=True):
+                    question = gr.Textbox(show_label=False, elem_id="nc-question", scale=8,
+                                          placeholder="Ask about the articles…", lines=1,
+                                          max_lines=4, autofocus=True)
+                    send = gr.Button("Ask", variant="primary", elem_id="nc-send", scale=1)
+                    new = gr.Button("New chat", elem_id="nc-new", scale=1)
+                examples = gr.Dataset(components=[question], samples=[], label="Try asking",
+                                      elem_id="nc-examples", visible=False)
+                with gr.Accordion("Answer JSON (what the API returns)", open=False):
+                    answer_json = gr.JSON(elem_id="nc-json", show_label=False)
+            with gr.Tab("Library", id="library"):
+                search = gr.Textbox(label="Search articles", elem_id="nc-search",
+                                    placeholder="title, outlet, date or id")
+                table = gr.HTML(elem_id="nc-library", js_on_load=None)
+                upload = gr.File(label=f"Add articles ({' '.join(ALLOWED_EXTENSIONS)}, up to "
+                                       f"{library.max_upload_bytes / 1e6:g} MB each)",
+                                 file_count="multiple", file_types=list(ALLOWED_EXTENSIONS),
+                                 elem_id="nc-upload")
+                add = gr.Button("Add to library", variant="primary", elem_id="nc-add")
+                status = gr.HTML(elem_id="nc-status", js_on_load=None)
+                with gr.Row(equal_height=True):
+                    victim = gr.Dropdown(label="Delete an article", choices=[], scale=4,
+                                         elem_id="nc-delete-choice")
+                    remove = gr.Button("Delete", variant="stop", scale=1, elem_id="nc-delete")
+            with gr.Tab("Settings", id="settings"):
+                engine = gr.Radio(list(ENGINES), value=library.default_engine,
+                                  label="Answer engine", elem_id="nc-engine",
+                                  info="auto = the local LLM when installed, else extractive")
+                top_k = gr.Slider(1, MAX_TOP_K, value=library.default_top_k, step=1,
+                                  label="Passages to retrieve (top_k)", elem_id="nc-topk")
+                sources = gr.Dropdown(label="Only these outlets", choices=[], multiselect=True,
+                                      elem_id="nc-sources")
+                with gr.Row():
+                    date_from = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD",
+                                           elem_id="nc-date-from")
+                    date_to = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD",
+                                         elem_id="nc-date-to")
+
+        listing = [table, victim, sources, examples]
+        gr.on([send.click, question.submit], ask,
+              inputs=[question, turns, engine, top_k, sources, date_from, date_to],
+              outputs=[answer_json, chat, question, turns], api_name="ask",
+              concurrency_limit=2, concurrency_id="ask", show_progress="minimal")
+        new.click(new_chat, None, [chat, turns, answer_json, question], **PRIVATE)
+        examples.click(lambda sample: sample[0], examples, question, **PRIVATE)
+        demo.load(refresh, search, listing, **PRIVATE)
+        search.change(lambda q: render.library_html(library.articles(), q), search, table,
+                      **PRIVATE)
+        add.click(add_files, [upload, search], [status, upload, *listing],
+                  concurrency_limit=1, concurrency_id="write", **PRIVATE)
+        remove.click(delete, [victim, search], [status, *listing],
+                     concurrency_limit=1, concurrency_id="write", **PRIVATE)
+    return demo
