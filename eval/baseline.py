@@ -18,6 +18,9 @@ from rag.types import Hit
 logger = logging.getLogger(__name__)
 
 TOP_K = 5  # CitationQueryEngine's similarity_top_k, as in the docs' example
+# stock prompts are long (whole 1,024-token nodes, refine calls): a generous limit, so the
+# baseline is scored on its answers rather than on newscite's default 120 s timeout
+LLM_TIMEOUT = 900.0
 _SOURCE_PREFIX = re.compile(r"^\s*Source \d+:\s*\n?")
 
 
@@ -82,7 +85,8 @@ class StockLlamaIndex:
             from rag.settings import Settings
 
             self.engine = CitationQueryEngine.from_args(
-                self.index, llm=make_llm(Settings(engine="local")), similarity_top_k=TOP_K)
+                self.index, llm=make_llm(Settings(engine="local", llm_timeout=LLM_TIMEOUT)),
+                similarity_top_k=TOP_K)
         seconds = time.perf_counter() - started
         logger.info("stock llama-index: %d documents, %d nodes in %.1fs", len(documents),
                     collection.count(), seconds)

@@ -79,7 +79,7 @@ class Dataset:
 
 
 def _fail(path: Path, line: int, message: str) -> DatasetError:
-    return DatasetError(f"{path}:{line}: {message}")
+    return DatasetError(f"{path}, line {line}: {message}")
 
 
 def _strings(value: object, what: str, path: Path, line: int) -> tuple[str, ...]:

@@ -92,36 +92,40 @@ def _citation_dict(c: Any) -> dict[str, Any]:
 
 def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
          located: list[list[GoldSpan]]) -> Unit:
-    error = None
+    errors: list[str] = []
     reply: Reply | None = None
     timings: dict[str, float] = {}
-    try:
-        if system.answers:
+    if system.answers:
+        try:
             reply = system.reply(turn.question, history)
-        standalone = reply.standalone if reply is not None else turn.question
+            timings = dict(reply.timings) if reply is not None else {}
+        except RagError as exc:  # scored as a refusal; the error is kept in the record
+            logger.warning("%s turn %d failed: %s", item.id, index, exc)
+            errors.append(f"{type(exc).__name__}: {exc}")
+    standalone = reply.standalone if reply is not None else turn.question
+    hits: list[Hit] = []
+    try:
         t = time.perf_counter()
         hits = system.retrieve(standalone, RETRIEVE_K)
-        if reply is None:
-            timings["retrieve"] = time.perf_counter() - t
+        if not system.answers:
+            timings = {"retrieve": time.perf_counter() - t}
             timings["total"] = timings["retrieve"]
-        else:
-            timings = dict(reply.timings)
-    except RagError as exc:  # scored as a refusal with nothing retrieved; the error is kept
-        logger.warning("%s turn %d failed: %s", item.id, index, exc)
-        error, hits, standalone = f"{type(exc).__name__}: {exc}", [], turn.question
+    except RagError as exc:
+        logger.warning("%s turn %d: retrieval failed: %s", item.id, index, exc)
+        errors.append(f"{type(exc).__name__}: {exc}")
     scores = score_unit(item.type, turn, located, reply, hits)
-    if error and system.answers:
+    failed = system.answers and reply is None
+    if failed:
         scores.update(m.answer_scores("", True, turn.answers))
     return Unit(
         item_id=item.id, turn=index, type=item.type, question=turn.question,
         standalone=standalone, gold_answers=turn.answers,
         answer=reply.text if reply is not None else None,
-        refused=reply.refused if reply is not None else (True if error and system.answers
-                                                         else None),
+        refused=reply.refused if reply is not None else (True if failed else None),
         citations=tuple(_citation_dict(c) for c in reply.citations) if reply else (),
         retrieved=tuple({"article_id": h.article_id, "start": h.start, "end": h.end,
                          "score": round(h.score, 4)} for h in hits),
-        metrics=scores, timings=timings, error=error)
+        metrics=scores, timings=timings, error="; ".join(errors) or None)
 
 
 def evaluate(config: Config, dataset: Dataset, corpus: Sequence[Path],

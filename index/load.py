@@ -34,6 +34,7 @@ _SCAN = 2000  # title heuristics only ever look at this many characters of a lin
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 11, 12, 13)) + b"\x7f"
 
 _WS = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
 _ABBREV = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Prof|Jan|Feb|Mar|Apr|Jun|Jul|Aug|"
@@ -215,11 +216,20 @@ def _strip_markdown(body: str) -> tuple[list[str], str | None]:
     return lines, first_heading or None
 
 
+def _unicode(text: str) -> str:
+    """JSON may carry lone surrogates ("\\ud800"): replace them so the text can be stored."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
 def _str(value: object) -> str | None:
     if isinstance(value, dict):
         value = value.get("name") or value.get("title")
     if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-        return _collapse(str(value)[:2000])
+        return _unicode(_collapse(str(value)[:2000]))
     return None
 
 
@@ -304,7 +314,7 @@ def _record(obj: object) -> tuple[_Meta, list[str]] | str:
         url=_str(_pick(obj, "url", "link")),
         published=_pick(obj, "published", "date", "published_at"),
     )
-    return meta, _blocks(body.replace("\r\n", "\n").replace("\r", "\n"))
+    return meta, _blocks(_unicode(body).replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _article(path: Path, shown: str, key: str, meta: _Meta, blocks: list[str],
@@ -334,7 +344,7 @@ def _article(path: Path, shown: str, key: str, meta: _Meta, blocks: list[str],
     if raw not in (None, "") and published is None:
         notes.append(f"{shown}: unparseable date {str(raw)[:60]!r}; published left empty")
     title = title or path.stem
-    content_hash = hashlib.sha256(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    content_hash = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
     return Article(
         id=content_hash[:16], title=title, text=text, path=str(path), key=key,
         source=meta.source or found.get("source"), url=meta.url, published=published,

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from rag import text as tx
 
-_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|these|those|"
-                      r"there|then|the same)\b", re.I)
-_ELLIPSIS = re.compile(r"^\s*(and|what about|how about|why|when|where|who|how many)\b[^?]{0,40}\??\s*$",
-                       re.I)
+_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|its|these|those|the same)\b",
+                      re.I)
+_ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about)\b[^?]{0,40}\??\s*$", re.I)
 
 
 def needs_context(question: str) -> bool:

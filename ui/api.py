@@ -41,7 +41,8 @@ class Turn(BaseModel):
 class AskIn(BaseModel):
     """A question, optionally a follow-up to earlier turns (oldest first)."""
 
-    question: str = Field(..., max_length=20_000, examples=["How many Turkish soldiers were killed?"])
+    question: str = Field(..., max_length=20_000,
+                          examples=["How many Turkish soldiers were killed?"])
     history: list[tuple[str, str]] | list[Turn] | None = Field(
         None, description="earlier turns as [[question, answer], ...] or "
                           "[{\"question\": ..., \"answer\": ...}, ...]")

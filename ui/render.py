@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 from rag.types import Answer, Citation, Hit
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+LIBRARY_ROWS = 300  # rows drawn at once in the Library tab
 
 CSS = """
 .nc-chat{display:flex;flex-direction:column;gap:14px;font-size:15px;line-height:1.5}
@@ -22,7 +23,8 @@ CSS = """
 .nc-draft{color:#374151}
 .nc-draft::after{content:" \\25CF";color:#2563eb;animation:nc-blink 1s infinite}
 @keyframes nc-blink{50%{opacity:.2}}
-a.nc-cite{font-weight:600;text-decoration:none;color:#1d4ed8;padding:0 1px}
+a.nc-cite{font-weight:600;font-size:.8em;vertical-align:.25em;text-decoration:none;
+  color:#1d4ed8;padding:0 1px}
 a.nc-cite:hover{text-decoration:underline}
 .nc-unsupported{background:#fff4e5;border-bottom:2px dotted #d97706}
 .nc-badge{display:inline-block;font-size:11px;font-weight:600;border-radius:8px;padding:0 6px;
@@ -234,12 +236,16 @@ def library_html(infos: Sequence[Any], query: str = "") -> str:
     if not rows:
         what = "match the search" if infos else "are indexed yet; upload some below"
         return f'<div class="nc-empty">No articles {what}.</div>'
+    note = f"{len(rows)} of {len(infos)} articles"
+    if len(rows) > LIBRARY_ROWS:
+        note += f"; showing the first {LIBRARY_ROWS}, search to narrow them down"
+        rows = rows[:LIBRARY_ROWS]
     body = "".join(
         f"<tr><td>{escape(a.title)}</td><td>{escape(a.source or '')}</td>"
         f"<td>{escape(a.published or '')}</td><td>{a.chunks}</td>"
         f'<td class="nc-id"><a href="{escape(article_href(a.id))}" target="_blank" '
         f'rel="noopener">{escape(a.id)}</a></td></tr>' for a in rows)
-    return (f'<div class="nc-meta">{len(rows)} of {len(infos)} articles</div>'
+    return (f'<div class="nc-meta">{note}</div>'
             '<table class="nc-lib"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th>'
             f'<th>Chunks</th><th>Id</th></tr></thead><tbody>{body}</tbody></table>')
 

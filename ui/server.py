@@ -73,6 +73,7 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
     logger.warning("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
                    "/docs); press Ctrl+C to stop", len(assistant.articles()), shown, port)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # open streams (the chat queue's heartbeats) must not hold up Ctrl+C for long
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     finally:
         assistant.close()

@@ -296,12 +296,19 @@ class Library:
         if not uploads:
             raise InputError("no files were uploaded")
         with self.lock.write():
-            targets = []
+            targets, fresh = [], []
             for up in uploads:
                 target = self.upload_dir / up.name
+                if not target.exists():
+                    fresh.append(target)
                 shutil.move(str(up.path), str(target))
                 targets.append(target)
-            report = self.assistant.ingest(targets, progress=progress)
+            try:
+                report = self.assistant.ingest(targets, progress=progress)
+            except BaseException:
+                for target in fresh:  # nothing indexed: do not keep new files around
+                    target.unlink(missing_ok=True)
+                raise
         shown = {str(t): up.name for t, up in zip(targets, uploads, strict=True)}
         skipped = tuple(Skipped(_shown_name(s.path, shown), s.reason) for s in report.skipped)
         warnings = tuple(_strip_paths(w, shown) for w in report.warnings)

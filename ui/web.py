@@ -1,4 +1,4 @@
-"""The Gradio web chat: Chat (streamed, cited answers), Library (upload, search, delete), Settings."""
+"""The Gradio web chat: Chat (streamed, cited answers), Library (add, find, delete), Settings."""
 from __future__ import annotations
 
 import logging
@@ -134,10 +134,11 @@ def build_blocks(library: Library) -> gr.Blocks:
                 "</div>", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chat = gr.HTML(render.chat_html([]), elem_id="nc-chat", js_on_load=None,
-                               min_height=240)
+                chat = gr.HTML(render.chat_html([]), label="chat", elem_id="nc-chat",
+                               js_on_load=None, min_height=240)
                 with gr.Row(equal_height=True):
-                    question = gr.Textbox(show_label=False, elem_id="nc-question", scale=8,
+                    question = gr.Textbox(label="question", show_label=False,
+                                          elem_id="nc-question", scale=8,
                                           placeholder="Ask about the articles…", lines=1,
                                           max_lines=4, autofocus=True)
                     send = gr.Button("Ask", variant="primary", elem_id="nc-send", scale=1)
@@ -145,7 +146,7 @@ def build_blocks(library: Library) -> gr.Blocks:
                 examples = gr.Dataset(components=[question], samples=[], label="Try asking",
                                       elem_id="nc-examples", visible=False)
                 with gr.Accordion("Answer JSON (what the API returns)", open=False):
-                    answer_json = gr.JSON(elem_id="nc-json", show_label=False)
+                    answer_json = gr.JSON(label="answer", elem_id="nc-json", show_label=False)
             with gr.Tab("Library", id="library"):
                 search = gr.Textbox(label="Search articles", elem_id="nc-search",
                                     placeholder="title, outlet, date or id")
@@ -166,13 +167,15 @@ def build_blocks(library: Library) -> gr.Blocks:
                                   info="auto = the local LLM when installed, else extractive")
                 top_k = gr.Slider(1, MAX_TOP_K, value=library.default_top_k, step=1,
                                   label="Passages to retrieve (top_k)", elem_id="nc-topk")
-                sources = gr.Dropdown(label="Only these outlets", choices=[], multiselect=True,
+                # any outlet name is accepted (uploads add outlets after the page was built)
+                sources = gr.Dropdown(label="Only these outlets", choices=library.sources(),
+                                      value=[], multiselect=True, allow_custom_value=True,
                                       elem_id="nc-sources")
                 with gr.Row():
-                    date_from = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD",
-                                           elem_id="nc-date-from")
-                    date_to = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD",
-                                         elem_id="nc-date-to")
+                    date_from = gr.Textbox("", label="Published on or after",
+                                           placeholder="YYYY-MM-DD", elem_id="nc-date-from")
+                    date_to = gr.Textbox("", label="Published on or before",
+                                         placeholder="YYYY-MM-DD", elem_id="nc-date-to")
 
         listing = [table, victim, sources, examples]
         gr.on([send.click, question.submit], ask,

@@ -152,8 +152,8 @@ class LocalEngine:
         messages = prompt.condense_messages(question, history)
         deadline = time.monotonic() + self.settings.llm_timeout
         try:
-            text = "".join(self._generate(model, messages, _CONDENSE_MAX_TOKENS, deadline,
-                                          None, stop=["\n"]))
+            text = "".join(self._generate(model, messages, _CONDENSE_MAX_TOKENS, deadline, None,
+                                          stop=["\n"], require_text=False))
         except _ContextOverflow:
             return question
         return prompt.clean_condensed(text, question)
@@ -173,7 +173,7 @@ class LocalEngine:
 
     def _generate(self, model: _Model, messages: list[prompt.Message], max_tokens: int,
                   deadline: float, gate: prompt.AnswerGate | None,
-                  stop: list[str] | None = None) -> Iterator[str]:
+                  stop: list[str] | None = None, require_text: bool = True) -> Iterator[str]:
         """Run one streamed completion in a worker thread; yield text as it arrives.
 
         The worker owns the model lock; this generator only waits on a queue, so a timeout
@@ -262,7 +262,7 @@ class LocalEngine:
                     yield from gate.finish()
                 except ValueError:
                     raise EngineError("local model returned no usable text") from None
-            elif first_at is None:
+            elif first_at is None and require_text:
                 raise EngineError("local model returned no text")
         finally:
             cancel.set()

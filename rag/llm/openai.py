@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag.errors import EngineError
+from rag.errors import ConfigError, EngineError
 from rag.llm import prompt
 from rag.settings import Settings
 from rag.types import REFUSAL, Hit
@@ -46,7 +46,7 @@ class OpenAIEngine:
 
     def __init__(self, settings: Settings, transport: Any = None) -> None:
         if not settings.openai_base_url:
-            raise EngineError("openai_base_url is not set")
+            raise ConfigError("the openai engine needs openai_base_url")
         self.settings = settings
         self.url = chat_completions_url(settings.openai_base_url)
         self._transport = transport  # an httpx transport, for tests (httpx.MockTransport)
@@ -86,7 +86,8 @@ class OpenAIEngine:
         messages = prompt.condense_messages(question, history)
         deadline = time.monotonic() + self.settings.llm_timeout
         try:
-            text = "".join(self._stream(messages, _CONDENSE_MAX_TOKENS, deadline, ["\n"]))
+            text = "".join(self._stream(messages, _CONDENSE_MAX_TOKENS, deadline, ["\n"],
+                                        require_text=False))
         except _ContextOverflow:
             return question
         return prompt.clean_condensed(text, question)
@@ -111,7 +112,7 @@ class OpenAIEngine:
         return EngineError(message[:300])
 
     def _stream(self, messages: list[prompt.Message], max_tokens: int, deadline: float,
-                stop: list[str] | None) -> Iterator[str]:
+                stop: list[str] | None, require_text: bool = True) -> Iterator[str]:
         import httpx
 
         key = self._key()
@@ -196,7 +197,7 @@ class OpenAIEngine:
             }
         if not finished:
             raise self._fail("the LLM server closed the stream before finishing", key)
-        if not produced:
+        if not produced and require_text:
             raise self._fail("the LLM server returned an empty answer", key)
 
     def _raise_status(self, response: Any, key: str) -> None:

@@ -280,13 +280,25 @@ _REFUSAL_NORM = _norm(REFUSAL)
 _REFUSAL_CORE = _REFUSAL_NORM.rstrip(".")
 
 
-class AnswerGate:
-    """Filters a model's streamed answer text.
+_MARKER = re.compile(r"\[\d+\]")
+# what a model says instead of the exact refusal sentence (only trusted without a citation)
+_REFUSAL_LIKE = re.compile(
+    r"\b(?:(?:do|does|did) not (?:contain|mention|say|state|provide|specify|include|give)"
+    r"|(?:is|are|was|were) not (?:mentioned|stated|specified|provided|given|reported|known)"
+    r"|no (?:information|mention|details?)"
+    r"|(?:cannot|can't|can not|unable to) (?:answer|determine|find|tell)"
+    r"|(?:don't|do not) know|not enough information)\b", re.I)
+_HOLD_LIMIT = 300  # characters: past this, an answer without a citation streams anyway
 
-    Text is held back while it could still be the refusal sentence, so a refusal comes
-    out exactly as `REFUSAL` (and generation can stop there), and while it has no letter
-    yet, so a bare "[2]" or punctuation never reaches the caller. Feed pieces with `feed`;
-    call `finish` at the end. `done` turns true once the full refusal was seen.
+
+class AnswerGate:
+    """Filters a model's streamed answer text before the caller sees it.
+
+    Text is held back until the first citation marker `[n]` appears (one short sentence),
+    so that: a refusal comes out exactly as `REFUSAL` (and generation can stop there);
+    a citation-free "not mentioned in the passages" reply is recognised as a refusal too;
+    and a bare "[2]" or punctuation never reaches the caller. Feed pieces with `feed`,
+    then call `finish`. `done` turns true once the model has refused.
     """
 
     def __init__(self) -> None:
@@ -300,6 +312,11 @@ class AnswerGate:
         self.emitted += text
         return [text] if text else []
 
+    def _refuse(self) -> list[str]:
+        self.done = self.refused = True
+        self._held = ""
+        return self._emit(REFUSAL)
+
     def feed(self, piece: str) -> list[str]:
         if self.done:
             return []
@@ -308,22 +325,27 @@ class AnswerGate:
         self._held += piece
         held = _norm(self._held)
         if held.startswith(_REFUSAL_CORE):
-            self.done = self.refused = True
-            self._held = ""
-            return self._emit(REFUSAL)
-        if _REFUSAL_NORM.startswith(held) or not _LETTER.search(self._held):
+            return self._refuse()
+        if _REFUSAL_NORM.startswith(held):
             return []
-        self._open = True
-        text, self._held = self._held.lstrip(), ""
-        return self._emit(text)
+        if (_MARKER.search(self._held) and _LETTER.search(self._held)) \
+                or len(self._held) > _HOLD_LIMIT:
+            self._open = True
+            text, self._held = self._held.lstrip(), ""
+            return self._emit(text)
+        return []
 
     def finish(self) -> list[str]:
         """Flush what is held; raise ValueError if the whole answer had no letters."""
         if self.done or self._open:
             return []
         held = self._held.strip()
-        self._held = ""
         if not _LETTER.search(held):
             raise ValueError("no usable text")
+        norm = _norm(held)
+        if (len(norm) > 20 and _REFUSAL_NORM.startswith(norm)) or (
+                not _MARKER.search(held) and _REFUSAL_LIKE.search(held)):
+            return self._refuse()
+        self._held = ""
         self._open = True
         return self._emit(held)

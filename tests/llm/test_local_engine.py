@@ -157,9 +157,10 @@ def fake_engine(tmp_path: Path) -> Iterator[Callable[..., tuple[LocalEngine, Fak
 
 
 def test_streams_pieces_in_order(fake_engine) -> None:  # type: ignore[no-untyped-def]
-    engine, server = fake_engine(tokens("At least", " 33 soldiers", " were killed [1]."))
+    engine, server = fake_engine(tokens("At least", " 33 soldiers", " were killed [1].",
+                                        " More", " text [1]."))
     pieces = list(engine.draft("How many soldiers?", HITS))
-    assert pieces == ["At least", " 33 soldiers", " were killed [1]."]
+    assert pieces == ["At least 33 soldiers were killed [1].", " More", " text [1]."]
     request = server.requests[0]
     assert request["stream"] is True and request["temperature"] == 0.0
     assert request["cache_prompt"] is True and request["max_tokens"] == 200

@@ -170,3 +170,28 @@ def test_condense_messages_and_cleaning() -> None:
                            "x") == "What did Rahmi Dogan say?"
     assert clean_condensed("  \n", "fallback?") == "fallback?"
     assert clean_condensed("[1]", "fallback?") == "fallback?"
+
+
+def test_gate_holds_until_the_first_citation() -> None:
+    gate = AnswerGate()
+    assert gate.feed("At least 33") == []
+    assert gate.feed(" soldiers died [1]") == ["At least 33 soldiers died [1]"]
+    assert gate.feed(". More.") == [". More."]
+    assert gate.finish() == []
+
+
+@pytest.mark.parametrize("reply", [
+    "The population of Idlib province is not mentioned in any of the provided passages.",
+    "The passages do not state who the pilot was.",
+    "I don't know.",
+    "The articles do not contain the answer",  # cut short
+])
+def test_gate_maps_uncited_refusals(reply: str) -> None:
+    assert feed_all([reply[:10], reply[10:]]) == REFUSAL
+
+
+def test_gate_keeps_cited_negative_statements() -> None:
+    reply = "Syria's government has made no immediate comments [3]."
+    assert feed_all([reply]) == reply
+    uncited = "Rahmi Dogan is the governor of Hatay."
+    assert feed_all([uncited]) == uncited  # left for the citation checker to judge

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ui_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, SEEDS, UPLOAD_LIMIT, free_port
+# --import-mode=importlib puts no test folder on sys.path; the UI tests share ui_helpers.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ui_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, SEEDS,  # noqa: E402
+                        UPLOAD_LIMIT, free_port)
 
 
 def _need_seeds() -> Path:

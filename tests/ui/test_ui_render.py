@@ -9,7 +9,8 @@ import pytest
 from rag.types import Answer, Citation, Hit, Sentence
 from ui import render
 
-EVIL = '<img src=x onerror=alert(1)> <script>window.__xss=1</script> ![x](https://attacker.example/b.png)'
+EVIL = ("<img src=x onerror=alert(1)> <script>window.__xss=1</script> "
+        "![x](https://attacker.example/b.png)")
 PASSAGE = "Intro sentence. At least 33 soldiers were killed in the strike. Closing sentence."
 QUOTE = "At least 33 soldiers were killed in the strike."
 

@@ -1,0 +1,99 @@
+"""The command line: argument errors, report files, and the --baseline regression exit code."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval import cli
+from eval import run as run_module
+from eval.run import Run, Unit
+from eval.dataset import GOLD_DIR
+from eval.systems import get_config
+
+SEEDS_GOLD = str(GOLD_DIR / "seeds.jsonl")
+
+
+def fake_run(config, dataset, corpus, distractors=(), embedder=None, use_llm=True,  # noqa: ANN001
+             progress=False) -> Run:
+    units = []
+    for i, item in enumerate(dataset.items):
+        right = i % 4 != 3
+        metrics = {"recall@5": 1.0 if right else 0.0, "mrr@10": 1.0 if right else 0.0}
+        if item.type != "conversation" and item.turns[0].answerable:
+            metrics.update({"answer_contained": float(right), "crag": 1.0 if right else -1.0,
+                            "false_refusal": 0.0})
+        units.append(Unit(item_id=item.id, turn=0, type=item.type, question="q",
+                          standalone="q", gold_answers=item.turns[0].answers, answer="a",
+                          refused=False, citations=(), retrieved=(), metrics=metrics,
+                          timings={"retrieve": 0.01, "total": 0.02}))
+    return Run(config=config, dataset=dataset.name, noise=bool(distractors), corpus=(),
+               ingest_seconds=1.0, answers=True, units=tuple(units))
+
+
+@pytest.fixture
+def fake(monkeypatch):  # noqa: ANN201
+    monkeypatch.setattr(run_module, "evaluate", fake_run)
+
+
+def summary_with(path: Path, value: float) -> Path:
+    prev = {"runs": {"extractive/seeds": {"metrics": {
+        "recall@5": {"value": value, "ci_low": 0, "ci_high": 1, "n": 1}}}}}
+    path.write_text(json.dumps(prev))
+    return path
+
+
+def test_writes_reports_and_passes_against_an_equal_baseline(fake, tmp_path, seeds_dir, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["--dataset", SEEDS_GOLD, "--config", "extractive",
+                     "--out", str(out), "--quiet"])
+    assert code == 0
+    for name in ("results.jsonl", "summary.json", "report.md", "metrics.png", "latency.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    value = summary["runs"]["extractive/seeds"]["metrics"]["recall@5"]["value"]
+    assert "| extractive | seeds |" in capsys.readouterr().out
+    code = cli.main(["--dataset", SEEDS_GOLD, "--config", "extractive", "--out",
+                     str(out), "--quiet", "--baseline", str(summary_with(tmp_path / "p.json",
+                                                                         value))])
+    assert code == 0
+
+
+def test_regression_beyond_tolerance_exits_1(fake, tmp_path, seeds_dir, capsys):
+    args = ["--dataset", SEEDS_GOLD, "--config", "extractive",
+            "--out", str(tmp_path / "out"), "--quiet"]
+    better = summary_with(tmp_path / "prev.json", 0.99)
+    assert cli.main([*args, "--baseline", str(better)]) == 1
+    assert "REGRESSION" in capsys.readouterr().out
+    assert cli.main([*args, "--baseline", str(better), "--tolerance", "0.5"]) == 0
+
+
+def test_thresholds_failure_exits_1(fake, tmp_path, seeds_dir):
+    thresholds = tmp_path / "t.json"
+    thresholds.write_text(json.dumps({"run": "extractive/seeds", "min": {"recall@5": 0.99}}))
+    args = ["--dataset", SEEDS_GOLD, "--config", "extractive",
+            "--out", str(tmp_path / "out"), "--quiet", "--thresholds", str(thresholds)]
+    assert cli.main(args) == 1
+    thresholds.write_text(json.dumps({"run": "extractive/seeds", "min": {"recall@5": 0.5},
+                                      "max": {"false_refusal": 0.1}}))
+    assert cli.main(args) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--config", "nope"], "unknown config"),
+    (["--dataset", "missing.jsonl", "--corpus", "."], "gold file not found"),
+    (["--dataset", SEEDS_GOLD, "--corpus", "a", "--corpus", "b"],
+     "one --corpus per --dataset"),
+    (["--limit", "0"], "--limit must be positive"),
+])
+def test_bad_arguments_exit_2(argv, message, capsys, tmp_path):
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_registry():
+    assert get_config("extractive").engine == "extractive"
+    assert not get_config("stock-llamaindex-retriever").answers
+    with pytest.raises(ValueError):
+        get_config("nope")
