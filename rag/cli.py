@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("article_id")
     _common(p)
 
+    p = sub.add_parser("eval", help="evaluate on gold questions (see `newscite eval --help`)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("serve", help="serve the web chat and REST API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
@@ -115,6 +119,9 @@ def _print_answer(answer: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from rag.types import Filters
 
+    if args.command == "eval":
+        from eval.cli import main as eval_main
+        return eval_main(args.rest)
     settings = _settings(args)
     if args.command == "serve":
         from ui.server import serve
@@ -167,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:  # the harness has its own options (`newscite eval --help`)
+        from eval.cli import main as eval_main
+        return eval_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,

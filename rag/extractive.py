@@ -56,7 +56,9 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
 
 def score_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
     """Score every sentence of the hits: idf-weighted term coverage + answer type + rank prior."""
-    q_terms = set(tx.terms(question))
+    q_list = tx.terms(question)
+    q_terms = set(q_list)
+    q_pairs = set(zip(q_list, q_list[1:]))
     sentences: list[tuple[int, int, int, str, set[str]]] = []
     for i, hit in enumerate(hits):
         for s, e in sentence_spans(hit.text):
@@ -75,7 +77,10 @@ def score_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
         coverage = sum(weight[t] for t in q_terms & ts) / total if q_terms else 0.0
         typed = _typed(kind, sent, question)
         prior = 0.1 / (1 + i)
-        score = coverage + (0.15 if typed and kind else 0.0) + prior
+        # adjacent question terms kept together ("Turkish soldiers") beat scattered matches
+        s_list = tx.terms(sent)
+        pairs = len(q_pairs & set(zip(s_list, s_list[1:]))) / len(q_pairs) if q_pairs else 0.0
+        score = coverage + 0.25 * pairs + (0.15 if typed and kind else 0.0) + prior
         out.append(Candidate(i, s, e, sent, score, coverage, typed))
     out.sort(key=lambda c: c.score, reverse=True)
     return out
@@ -97,7 +102,7 @@ class ExtractiveEngine:
 
     name = "extractive"
 
-    def __init__(self, min_coverage: float = 0.5, second_ratio: float = 0.9,
+    def __init__(self, min_coverage: float = 0.5, second_ratio: float = 0.95,
                  max_sentences: int = 2) -> None:
         self.min_coverage = min_coverage
         self.second_ratio = second_ratio
