@@ -8,15 +8,13 @@ import logging
 import os
 import re
 import time
-import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
 
 from index.clean import clean_lines, normalise_date, take_meta_lines
+from index.formats import (Meta, collapse_space, paragraphs, parse_html, parse_markdown,
+                           parse_record)
 from index.models import Article, Skipped
 
 logger = logging.getLogger(__name__)
@@ -47,18 +45,7 @@ _CUT_WORD = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Meta:
-    """What a format's own metadata says, before the body is cleaned."""
 
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: object = None
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
 
 
 def _decode(path: Path, shown: str, max_bytes: int, notes: list[str]) -> str | Skipped:
@@ -92,23 +79,10 @@ def _decode(path: Path, shown: str, max_bytes: int, notes: list[str]) -> str | S
     return text
 
 
-def _blocks(text: str) -> list[str]:
-    """Paragraphs: runs of non-blank lines, each an exact substring of `text` (outer space trimmed)."""
-    blocks: list[str] = []
-    run: list[str] = []
-    for line in text.split("\n"):
-        if line.strip():
-            run.append(line)
-        elif run:
-            blocks.append("\n".join(run).strip())
-            run = []
-    if run:
-        blocks.append("\n".join(run).strip())
-    return blocks
 
 
 def _first_sentence(text: str) -> str:
-    head = _collapse(text[:_SCAN])
+    head = collapse_space(text[:_SCAN])
     for match in _SENTENCE_END.finditer(head):
         candidate = head[: match.start() + 1]
         if not _ABBREV.search(candidate):
@@ -118,7 +92,7 @@ def _first_sentence(text: str) -> str:
 
 def _shorten(text: str, limit: int = _TITLE_MAX) -> str:
     """At most `limit` chars, cut at a word (preferably before a preposition) and marked with "…"."""
-    text = _collapse(text[: limit * 4])
+    text = collapse_space(text[: limit * 4])
     if text.endswith(".") and not _ABBREV.search(text):
         text = text[:-1].rstrip()
     if len(text) <= limit:
@@ -146,185 +120,20 @@ def _split_title(paras: list[str]) -> tuple[str, list[str], bool]:
     lines = paras[0].split("\n")
     if _looks_like_headline(lines[0][: _HEADLINE_MAX + 1], lines[1] if len(lines) > 1 else None):
         rest = "\n".join(lines[1:]).strip()
-        return _collapse(lines[0]), ([rest] if rest else []) + paras[1:], True
+        return collapse_space(lines[0]), ([rest] if rest else []) + paras[1:], True
     return _shorten(_first_sentence(paras[0])), paras, False
 
 
-def _front_matter(text: str, shown: str, notes: list[str]) -> tuple[dict[str, Any], str]:
-    if not re.match(r"---[ \t]*\n", text):
-        return {}, text
-    end = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE).search(text, 4)
-    if end is None:
-        return {}, text
-    block, body = text[text.index("\n") + 1: end.start()], text[end.end():]
-    try:
-        # BaseLoader keeps every scalar a string: "title: No" stays "No", dates are parsed by us.
-        data = yaml.load(block, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
-    except (yaml.YAMLError, RecursionError) as err:
-        problem = getattr(err, "problem", None) or type(err).__name__
-        notes.append(f"{shown}: invalid YAML front matter ({problem}); loaded the body only")
-        return {}, body
-    if data is not None and not isinstance(data, dict):
-        notes.append(f"{shown}: front matter is not a mapping; ignored")
-        return {}, body
-    return data or {}, body
 
 
-_MD_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_MD_SKIP = re.compile(r"^ {0,3}(?:(?:[-*_][ \t]*){3,}|```.*|~~~.*|\[[^\]]{1,200}\]:\s*\S+.*)$")
-_MD_QUOTE = re.compile(r"^ {0,3}>[ \t]?")
-_MD_IMAGE = re.compile(r"!\[[^\]\n]{0,500}\]\([^)\n]{0,500}\)")
-_MD_LINK = re.compile(r"\[([^\]\n]{0,500})\]\([^)\n]{0,500}\)")
-_MD_EMPHASIS = [
-    re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*\n]{1,500}?)(?<=[^\s*])\1(?![\w*])"),
-    re.compile(r"(?<![\w_])(_{1,3})(?=[^\s_])([^_\n]{1,500}?)(?<=[^\s_])\1(?![\w_])"),
-]
-_MD_INLINE_MAX = 10_000  # a longer "line" is not hand-written markdown: keep it verbatim
-
-
-def _inline_markdown(line: str) -> str:
-    """Drop images, unwrap links and emphasis; a very long line is kept verbatim."""
-    if len(line) <= _MD_INLINE_MAX:
-        if "](" in line:
-            line = _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", line))
-        if "*" in line or "_" in line:
-            for pattern in _MD_EMPHASIS:
-                line = pattern.sub(r"\2", line)
-    return line
-
-
-def _strip_markdown(body: str) -> tuple[list[str], str | None]:
-    """(lines with light markup removed, first heading if it opens the document)."""
-    lines: list[str] = []
-    first_heading: str | None = None
-    seen_text = False
-    for line in body.split("\n"):
-        if len(line) <= 300 and _MD_SKIP.match(line):
-            lines.append("")
-            continue
-        is_heading = len(line) <= _SCAN and line.lstrip(" ").startswith("#") and _MD_HEADING.match(line)
-        line = _inline_markdown(_MD_QUOTE.sub("", line, count=1))
-        if is_heading:
-            text = _MD_HEADING.match(line)
-            line = (text.group(1) or "") if text else line
-            if not seen_text and first_heading is None:
-                first_heading, line = _collapse(line), ""
-            lines.extend(["", line, ""])  # a heading is a paragraph of its own
-        else:
-            lines.append(line)
-        seen_text = seen_text or bool(line.strip())
-    return lines, first_heading or None
-
-
-def _unicode(text: str) -> str:
-    """JSON may carry lone surrogates ("\\ud800"): replace them so the text can be stored."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-
-
-def _str(value: object) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("name") or value.get("title")
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-        return _unicode(_collapse(str(value)[:2000]))
-    return None
-
-
-def _pick(data: dict[str, Any], *names: str) -> object:
-    for name in names:
-        value = data.get(name)
-        if value not in (None, "", [], {}):
-            return value
-    return None
-
-
-def _parse_markdown(text: str, shown: str, notes: list[str]) -> tuple[_Meta, list[str]]:
-    data, body = _front_matter(text, shown, notes)
-    lines, heading = _strip_markdown(body)
-    title = _str(data.get("title"))
-    title = _collapse(_inline_markdown(title)) if title else None
-    blocks = _blocks("\n".join(lines))
-    if heading and title and heading.lower() != title.lower():
-        blocks.insert(0, heading)
-    meta = _Meta(
-        title=title or heading,
-        source=_str(_pick(data, "source", "outlet", "publisher", "site")),
-        url=_str(_pick(data, "url", "link")),
-        published=_pick(data, "published", "date", "published_at"),
-    )
-    return meta, blocks
-
-
-def _parse_html(text: str) -> tuple[_Meta, list[str]]:
-    from bs4 import BeautifulSoup  # lazy: only HTML needs it
-
-    with warnings.catch_warnings():  # bs4 warns when markup "looks like a URL or file name"
-        warnings.simplefilter("ignore")
-        soup = BeautifulSoup(text, "html.parser")
-
-    def meta(*keys: str) -> str | None:
-        for key in keys:
-            for attr in ("property", "name", "itemprop"):
-                tag = soup.find("meta", attrs={attr: key})
-                if tag is not None and _str(tag.get("content")):
-                    return _str(tag.get("content"))
-        return None
-
-    h1 = soup.find("h1")
-    title = meta("og:title") or (_str(soup.title.get_text()) if soup.title else None)
-    title = title or (_str(h1.get_text()) if h1 else None)
-    time_tag = soup.find("time", attrs={"datetime": True})
-    published = meta("article:published_time", "date", "pubdate", "datePublished", "DC.date.issued")
-    canonical = soup.find("link", rel="canonical")
-    url = (_str(canonical.get("href")) if canonical else None) or meta("og:url")
-    for tag in soup.find_all(["script", "style", "nav", "header", "footer", "aside", "form",
-                              "figure", "figcaption", "noscript", "template", "iframe"]):
-        tag.decompose()
-    articles = soup.find_all("article")
-    container = (max(articles, key=lambda a: len(a.get_text())) if articles else None) \
-        or soup.find("main") or soup.body or soup
-    for br in container.find_all("br"):
-        br.replace_with("\n")
-    names = ["p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote"]
-    leaves = [el for el in container.find_all(names) if el.find(names) is None]
-    paras = [p for p in (_collapse(el.get_text()) for el in leaves) if p]
-    if not paras:
-        paras = [p for p in (_collapse(x) for x in container.get_text("\n").split("\n")) if p]
-    source = meta("og:site_name")
-    if published is None and time_tag is not None:
-        published = _str(time_tag.get("datetime"))
-    return _Meta(title=title, source=source, url=url, published=published), paras
-
-
-def _record(obj: object) -> tuple[_Meta, list[str]] | str:
-    """A JSON object's metadata and paragraphs, or the reason it cannot be used."""
-    if not isinstance(obj, dict):
-        return "not a JSON object"
-    body = _pick(obj, "text", "body", "content")
-    if isinstance(body, list) and all(isinstance(part, str) for part in body):
-        body = "\n\n".join(body)
-    if not isinstance(body, str) or not body.strip():
-        return "no article text (expected a text, body or content field)"
-    meta = _Meta(
-        title=_str(_pick(obj, "title", "headline")),
-        source=_str(_pick(obj, "source", "outlet", "publisher", "site")),
-        url=_str(_pick(obj, "url", "link")),
-        published=_pick(obj, "published", "date", "published_at"),
-    )
-    return meta, _blocks(_unicode(body).replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _article(path: Path, shown: str, key: str, meta: _Meta, blocks: list[str],
+def _article(path: Path, shown: str, key: str, meta: Meta, blocks: list[str],
              notes: list[str]) -> Article | Skipped:
     kept, removed, found = clean_lines(blocks)
     from_headline = True
     raw_date: str | None = None
     if meta.title:
         title = _shorten(meta.title, 300)
-        if kept and _collapse(kept[0][:1000]).lower() == title.lower():
+        if kept and collapse_space(kept[0][:1000]).lower() == title.lower():
             kept = kept[1:]  # the body repeats the headline
     elif kept:
         kept, removed_top, raw_date = take_meta_lines(kept)  # a byline may come before the headline
@@ -378,11 +187,11 @@ def _load(path: Path, shown: str, explicit: bool, max_bytes: int) -> _Loaded:
 def _parse(kind: str, path: Path, shown: str, text: str, notes: list[str]) -> list[Article | Skipped]:
     key = str(path.resolve())
     if kind == "txt":
-        return [_article(path, shown, key, _Meta(), _blocks(text), notes)]
+        return [_article(path, shown, key, Meta(), paragraphs(text), notes)]
     if kind == "md":
-        return [_article(path, shown, key, *_parse_markdown(text, shown, notes), notes)]
+        return [_article(path, shown, key, *parse_markdown(text, shown, notes), notes)]
     if kind == "html":
-        return [_article(path, shown, key, *_parse_html(text), notes)]
+        return [_article(path, shown, key, *parse_html(text), notes)]
     if kind == "jsonl":
         records: list[tuple[int, object]] = []
         for number, line in enumerate(text.split("\n"), start=1):
@@ -398,7 +207,7 @@ def _parse(kind: str, path: Path, shown: str, text: str, notes: list[str]) -> li
     except (json.JSONDecodeError, RecursionError) as err:
         return [Skipped(shown, f"invalid JSON: {_json_error(err)}")]
     if isinstance(data, dict):
-        parsed = _record(data)
+        parsed = parse_record(data)
         if isinstance(parsed, str):
             return [Skipped(shown, parsed)]
         return [_article(path, shown, key, *parsed, notes)]
@@ -419,7 +228,7 @@ def _from_record(path: Path, shown: str, key: str, number: int, obj: object,
                  notes: list[str]) -> Article | Skipped:
     if isinstance(obj, Skipped):
         return obj
-    parsed = _record(obj)
+    parsed = parse_record(obj)
     if isinstance(parsed, str):
         return Skipped(f"{shown}#{number}", parsed)
     return _article(path, f"{shown}#{number}", f"{key}#{number}", *parsed, notes)
