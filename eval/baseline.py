@@ -52,6 +52,7 @@ class StockLlamaIndex:
         self.index: Any = None
         self.engine: Any = None
         self.client: Any = None
+        self.retrievers: dict[int, Any] = {}
         self.articles: dict[str, Article] = {}  # llama-index document id -> article
 
     def ingest(self, paths: Sequence[Path]) -> float:
@@ -118,7 +119,9 @@ class StockLlamaIndex:
                    published=article.published if article else None)
 
     def retrieve(self, question: str, k: int) -> list[Hit]:
-        retriever = self.index.as_retriever(similarity_top_k=k)
+        retriever = self.retrievers.get(k)
+        if retriever is None:
+            retriever = self.retrievers[k] = self.index.as_retriever(similarity_top_k=k)
         return [self._hit(n) for n in retriever.retrieve(question)]
 
     def reply(self, question: str, history: History) -> Reply | None:
@@ -146,5 +149,6 @@ class StockLlamaIndex:
 
     def close(self) -> None:
         self.engine = None
+        self.retrievers.clear()
         self.index = None
         self.client = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -45,11 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true",
                    help="the CI smoke evaluation: extractive on seeds.jsonl, checked against "
                         "eval/thresholds.json")
+    p.add_argument("--update-thresholds", action="store_true",
+                   help="with --smoke: rewrite eval/thresholds.json as measured - 0.05")
     p.add_argument("--noise", action="store_true",
                    help="also rerun with distractor articles (seeds: the sample corpus added)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N items per dataset")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="at most N items per dataset, spread over the question types")
     p.add_argument("--no-llm", action="store_true",
                    help="never load the local LLM (the stock baseline runs its retriever only)")
+    p.add_argument("--note", metavar="TEXT", help="a line of context for the report")
+    p.add_argument("--render", type=Path, metavar="DIR",
+                   help="only rebuild report.md and the plots of an existing report folder")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, less output")
     p.add_argument("--verbose", "-v", action="store_true", help="log progress details")
     return p
@@ -76,6 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    if args.render is not None:
+        from eval.report import rerender
+        try:
+            written = rerender(args.render)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: cannot render {args.render}: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {', '.join(str(p) for p in written)}")
+        return 0
     if args.smoke:
         args.dataset = args.dataset or [ROOT / "eval" / "gold" / "seeds.jsonl"]
         args.config = args.config or ["extractive"]
@@ -117,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = report.build_summary(runs, {"seconds": round(time.perf_counter() - started, 1),
-                                          "limit": args.limit})
+                                          "limit": args.limit, "note": args.note})
     written = report.write_results(runs, summary, args.out)
     print(report.head_to_head(summary))
     if not args.quiet:
@@ -136,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             print(f"{len(bad)} regression(s)", file=sys.stderr)
             status = 1
+    if args.update_thresholds:
+        if not args.smoke:
+            print("error: --update-thresholds needs --smoke", file=sys.stderr)
+            return 2
+        data = report.make_thresholds(summary, "extractive/seeds")
+        THRESHOLDS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {THRESHOLDS}")
+        return 0
     if args.thresholds is not None:
         try:
             failures = report.check_thresholds(summary, report.load_json(args.thresholds))

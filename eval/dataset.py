@@ -75,7 +75,20 @@ class Dataset:
         return sum(len(item.turns) for item in self.items)
 
     def limit(self, n: int | None) -> "Dataset":
-        return self if n is None else Dataset(self.name, self.path, self.items[:n])
+        """At most n items, taken round-robin over the question types (each type in file
+        order), so a short run still has unanswerable questions and conversations."""
+        if n is None or n >= len(self.items):
+            return self
+        by_type: dict[str, list[Item]] = {}
+        for item in self.items:
+            by_type.setdefault(item.type, []).append(item)
+        chosen: set[str] = set()
+        while len(chosen) < n:
+            for group in by_type.values():
+                taken = next((i for i in group if i.id not in chosen), None)
+                if taken is not None and len(chosen) < n:
+                    chosen.add(taken.id)
+        return Dataset(self.name, self.path, tuple(i for i in self.items if i.id in chosen))
 
 
 def _fail(path: Path, line: int, message: str) -> DatasetError:
@@ -124,7 +137,8 @@ def parse_item(data: object, path: Path, line: int) -> Item:
         raise _fail(path, line, "missing 'id'")
     kind = data.get("type")
     if kind not in TYPES:
-        raise _fail(path, line, f"{item_id}: 'type' must be one of {', '.join(TYPES)}, got {kind!r}")
+        raise _fail(path, line,
+                    f"{item_id}: 'type' must be one of {', '.join(TYPES)}, got {kind!r}")
     if kind == "conversation":
         raw = data.get("turns")
         if not isinstance(raw, list) or len(raw) < 2:

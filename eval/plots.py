@@ -29,7 +29,9 @@ def plot_metrics(summary: dict[str, Any], path: Path, metrics: Sequence[str]) ->
     keys = list(runs)
     width = 0.8 / len(keys)
     x = np.arange(len(metrics))
-    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(metrics)), 4.5))
+    wide = min(14.0, max(8.0, 0.22 * len(metrics) * len(keys) + 3))
+    fig, ax = plt.subplots(figsize=(wide, 5.0))
+    lowest = 0.0
     for i, key in enumerate(keys):
         run = runs[key]
         vals, lows, highs = [], [], []
@@ -40,14 +42,18 @@ def plot_metrics(summary: dict[str, Any], path: Path, metrics: Sequence[str]) ->
             vals.append(est["value"] if ok else np.nan)
             lows.append(est["value"] - est["ci_low"] if ok else 0.0)
             highs.append(est["ci_high"] - est["value"] if ok else 0.0)
+        lowest = min([lowest, *(v - lo for v, lo in zip(vals, lows) if not np.isnan(v))])
         ax.bar(x + (i - (len(keys) - 1) / 2) * width, vals, width, label=key,
                yerr=[lows, highs], capsize=2, error_kw={"elinewidth": 0.8})
-    ax.set_xticks(x, metrics, rotation=25, ha="right")
+    from eval.metrics import LOWER_IS_BETTER
+
+    labels = [f"{m} (lower is better)" if m in LOWER_IS_BETTER else m for m in metrics]
+    ax.set_xticks(x, labels, rotation=25, ha="right")
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylim(max(-1.05, lowest - 0.1) if lowest < 0 else -0.02, 1.05)
     ax.set_ylabel("score (95% bootstrap CI)")
     ax.set_title("Key metrics per configuration")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -16,11 +16,24 @@ from eval.dataset import (Dataset, GoldSpan, Item, Turn, article_map, load_artic
 from eval.systems import Config, History, Reply, System, make_system
 from index.embed import Embedder, get_embedder
 from rag.errors import RagError
-from rag.types import Hit
+from rag.types import Citation, Hit
 
 logger = logging.getLogger(__name__)
 
 RETRIEVE_K = 10
+# asked once before timing starts; not a gold question, so no later answer is a cache hit
+WARM_UP_QUESTION = "What do the articles report about the weather on the coast?"
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A retrieved passage, by reference (the text is in the index)."""
+
+    chunk_id: str
+    article_id: str
+    start: int
+    end: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -35,14 +48,18 @@ class Unit:
     gold_answers: tuple[str, ...]
     answer: str | None  # None: the system gives no answers (retriever only)
     refused: bool | None
-    citations: tuple[dict[str, Any], ...]
-    retrieved: tuple[dict[str, Any], ...]
+    citations: tuple[Citation, ...]
+    retrieved: tuple[Retrieved, ...]
     metrics: dict[str, float]
     timings: dict[str, float]
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["citations"] = [{k: c[k] for k in ("number", "article_id", "title", "start", "end",
+                                                "quote")} for c in data["citations"]]
+        for r in data["retrieved"]:
+            r["score"] = round(r["score"], 4)
         data["metrics"] = {k: round(v, 4) for k, v in self.metrics.items()}
         data["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         return data
@@ -85,11 +102,6 @@ def score_unit(kind: str, turn: Turn, located: list[list[GoldSpan]], reply: Repl
     return scores
 
 
-def _citation_dict(c: Any) -> dict[str, Any]:
-    return {"number": c.number, "article_id": c.article_id, "title": c.title,
-            "start": c.start, "end": c.end, "quote": c.quote}
-
-
 def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
          located: list[list[GoldSpan]]) -> Unit:
     errors: list[str] = []
@@ -122,9 +134,9 @@ def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
         standalone=standalone, gold_answers=turn.answers,
         answer=reply.text if reply is not None else None,
         refused=reply.refused if reply is not None else (True if failed else None),
-        citations=tuple(_citation_dict(c) for c in reply.citations) if reply else (),
-        retrieved=tuple({"article_id": h.article_id, "start": h.start, "end": h.end,
-                         "score": round(h.score, 4)} for h in hits),
+        citations=reply.citations if reply is not None else (),
+        retrieved=tuple(Retrieved(h.chunk_id, h.article_id, h.start, h.end, h.score)
+                        for h in hits),
         metrics=scores, timings=timings, error="; ".join(errors) or None)
 
 
@@ -169,7 +181,7 @@ def evaluate(config: Config, dataset: Dataset, corpus: Sequence[Path],
 def _warm_up(system: System, dataset: Dataset) -> float:
     """One unscored question first, so per-question latency is steady state (model and
     library loading show up as first_query_seconds instead)."""
-    question = dataset.items[0].turns[0].question
+    question = WARM_UP_QUESTION
     started = time.perf_counter()
     try:
         if system.answers:

@@ -24,6 +24,7 @@ from rag.settings import Settings
 logger = logging.getLogger(__name__)
 
 GROUP_CHUNKS = 512  # chunks embedded and committed together (a crash loses at most one group)
+EMBED_SLICE = 128  # chunks per embedding call inside a group (progress moves at this step)
 Progress = Callable[[int, int], None]  # (chunks done, chunks total)
 
 
@@ -78,6 +79,20 @@ def write_lock(data_dir: Path) -> Iterator[None]:
         handle.close()
 
 
+def _group_chunks() -> int:
+    """GROUP_CHUNKS, or NEWSCITE_GROUP_CHUNKS from the environment (the crash tests use it)."""
+    raw = os.environ.get("NEWSCITE_GROUP_CHUNKS")
+    if not raw:
+        return GROUP_CHUNKS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise IndexError_(f"NEWSCITE_GROUP_CHUNKS must be a positive integer, not {raw!r}")
+    return value
+
+
 @dataclass
 class _Plan:
     new: list[Article]
@@ -96,6 +111,7 @@ class Indexer:
         self.embedder = embedder
         self.manifest = manifest
         self.store = store
+        self.group_chunks = _group_chunks()
 
     # --- public -----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
@@ -173,7 +189,7 @@ class Indexer:
         for item in chunked:
             group.append(item)
             size += len(item[1])
-            if size >= GROUP_CHUNKS:
+            if size >= self.group_chunks:
                 yield group
                 group, size = [], 0
         if group:
@@ -185,12 +201,15 @@ class Indexer:
         done = 0
         removed: list[str] = []
         written_ids = {a.id for a, _ in chunked}
+        if progress and total:
+            progress(0, total)
         for n, group in enumerate(self._groups(chunked), start=1):
             articles = {a.id: a for a, _ in group}
             chunks = [c for _, cs in group for c in cs]
             texts = [embed_text(articles[c.article_id].title, c.text) for c in chunks]
             t = time.perf_counter()
-            vectors = self._embed_sorted(texts)
+            step = (lambda k, base=done: progress(base + k, total)) if progress else None
+            vectors = self._embed_sorted(texts, step)
             timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
             _test_hook("embedded", n)
             t = time.perf_counter()
@@ -208,15 +227,30 @@ class Indexer:
                 progress(done, total)
         # keys of unchanged articles (e.g. the same text under a new path) and moved keys
         rest = {k: v for k, v in keys.items() if v not in written_ids}
+        # keys already pointing at their article need no write (a re-run of an unchanged
+        # corpus then costs one read per file, no transaction)
+        rest = {k: v for k, v in rest.items() if self.manifest.article_for_key(k) != v}
         if rest:
             removed += self.manifest.commit_articles([], rest)
             self._finish_pending()
         return total, removed
 
-    def _embed_sorted(self, texts: list[str]) -> np.ndarray:
-        """Embed in length order (less padding), return rows in the original order."""
+    def _embed_sorted(self, texts: list[str],
+                      step: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed in length order (less padding), return rows in the original order.
+
+        Slices of EMBED_SLICE (a multiple of the batch size) make the same batches as one call,
+        and let the progress bar move within a group."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = self.embedder.embed([texts[i] for i in order])
+        ordered = [texts[i] for i in order]
+        if step is None:
+            vectors = self.embedder.embed(ordered)
+        else:
+            parts = []
+            for i in range(0, len(ordered), EMBED_SLICE):
+                parts.append(self.embedder.embed(ordered[i:i + EMBED_SLICE]))
+                step(min(i + EMBED_SLICE, len(ordered)))
+            vectors = np.concatenate(parts) if parts else self.embedder.embed([])
         out = np.empty_like(vectors)
         out[order] = vectors
         return out

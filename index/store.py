@@ -76,6 +76,7 @@ class ChromaStore:
         self.dim = dim
         self._client: Any = None
         self._collection: Any = None
+        self._batch_size: int | None = None
 
     @property
     def client(self) -> Any:
@@ -107,10 +108,12 @@ class ChromaStore:
         return self._collection
 
     def batch_size(self) -> int:
-        try:
-            return max(1, min(int(self.client.get_max_batch_size()), 5000))
-        except Exception:  # older servers do not report it
-            return 1000
+        if self._batch_size is None:  # asked once: over HTTP it is a round trip
+            try:
+                self._batch_size = max(1, min(int(self.client.get_max_batch_size()), 5000))
+            except Exception:  # older servers do not report it
+                self._batch_size = 1000
+        return self._batch_size
 
     def upsert(self, articles: dict[str, Article], chunks: Sequence[Chunk],
                vectors: np.ndarray) -> None:

@@ -189,7 +189,9 @@ class Assistant:
             pieces = [REFUSAL]
         timings["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        checked = finalize("".join(pieces), hits, None, self.settings.unsupported)
+        # generated (paraphrased) sentences may also be checked by embedding similarity
+        similarity = None if used == "extractive" else self._similarity
+        checked = finalize("".join(pieces), hits, similarity, self.settings.unsupported)
         timings["cite"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         answer = Answer(
@@ -197,6 +199,10 @@ class Assistant:
             passages=tuple(hits), refused=checked.refused, standalone_question=standalone,
             engine=used, sentences=checked.sentences, notices=tuple(notices), timings=timings)
         yield StreamEvent("final", answer=answer)
+
+    def _similarity(self, sentence: str, candidates: Sequence[str]) -> list[float]:
+        vectors = self.embedder.embed([sentence, *candidates])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
 
     def close(self) -> None:
         if self._manifest is not None:

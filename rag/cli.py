@@ -60,13 +60,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("article_id")
     _common(p)
 
+    p = sub.add_parser("index", help="check or repair the index (verify, rebuild)")
+    index_sub = p.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    q = index_sub.add_parser("verify", help="check that the manifest, Chroma and the keyword "
+                             "index agree; exit 1 if not")
+    q.add_argument("--json", action="store_true", help="print the problems as JSON")
+    _common(q)
+    q = index_sub.add_parser("rebuild", help="re-chunk and re-embed every stored article into "
+                             "a fresh Chroma collection and keyword index")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(q)
+
+    p = sub.add_parser("export", help="write every indexed article (text and metadata) to a "
+                       ".jsonl file")
+    p.add_argument("path", type=Path, help="the JSON Lines file to write")
+    _common(p)
+
+    p = sub.add_parser("import", help="index the articles of a `newscite export` file as they "
+                       "are (same ids)")
+    p.add_argument("path", type=Path, help="a file written by `newscite export`")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _common(p)
+
     p = sub.add_parser("eval", help="evaluate on gold questions (see `newscite eval --help`)",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
+    p = sub.add_parser("bench", help="measure speed and memory (see `newscite bench --help`)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("serve", help="serve the web chat and REST API")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1; any other needs --auth or --insecure)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", metavar="TOKEN", help="require this token (Authorization: Bearer, "
+                   "or ?token= once in the browser); default NEWSCITE_AUTH_TOKEN")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host "
+                   "without --auth (anyone who can reach it can read and change the index)")
     p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
     p.add_argument("--ingest", action="append", default=[], type=Path,
                    help="index this folder before serving (repeatable)")
@@ -116,6 +148,40 @@ def _print_answer(answer: Any) -> None:
             print(f"    {c.url}")
 
 
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    print(report.summary())
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    for w in report.warnings:
+        print(f"warning: {w}")
+
+
+def _index_command(assistant: Any, args: argparse.Namespace) -> int:
+    if args.index_command == "verify":
+        from index.verify import verify
+        problems = verify(assistant)
+        if args.json:
+            print(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))
+        else:
+            for problem in problems:
+                print(problem)
+            print(f"{len(problems)} problems" if problems else
+                  f"index ok: {len(assistant.articles())} articles")
+        return 1 if problems else 0
+    from index.verify import rebuild
+    update, bar = _progress(args.quiet)
+    try:
+        report = rebuild(assistant, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(report.summary())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from rag.types import Filters
 
@@ -123,9 +189,14 @@ def run(args: argparse.Namespace) -> int:
         from eval.cli import main as eval_main
         return eval_main(args.rest)
     settings = _settings(args)
+    args.resolved_data_dir = settings.data_dir  # for _storage_note, should this command fail
     if args.command == "serve":
+        import os
+
         from ui.server import serve
-        serve(settings, host=args.host, port=args.port, ingest=args.ingest)
+        token = args.auth or os.environ.get("NEWSCITE_AUTH_TOKEN") or None
+        serve(settings, host=args.host, port=args.port, ingest=args.ingest, auth_token=token,
+              insecure=args.insecure)
         return 0
     from rag.assistant import Assistant
     assistant = Assistant(settings)
@@ -136,14 +207,24 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
-        if args.json:
-            print(json.dumps(report.to_dict(), indent=2))
-        else:
-            print(report.summary())
-            for s in report.skipped:
-                print(f"skipped {s.path}: {s.reason}")
-            for w in report.warnings:
-                print(f"warning: {w}")
+        _print_report(report, args.json)
+        return 0
+    if args.command == "index":
+        return _index_command(assistant, args)
+    if args.command == "export":
+        from index.transfer import export_jsonl
+        count = export_jsonl(assistant, args.path)
+        print(f"exported {count} articles to {args.path}")
+        return 0
+    if args.command == "import":
+        from index.transfer import import_jsonl
+        update, bar = _progress(args.quiet)
+        try:
+            report = import_jsonl(assistant, args.path, progress=update)
+        finally:
+            if bar is not None:
+                bar.close()
+        _print_report(report, args.json)
         return 0
     if args.command == "ask":
         filters = Filters(sources=tuple(args.source), date_from=args.date_from,
@@ -173,11 +254,36 @@ def run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _storage_note(args: argparse.Namespace) -> str:
+    """Why writing the data folder may have failed (a full disk, no write permission), or ''."""
+    import os
+    import shutil
+
+    folder = getattr(args, "resolved_data_dir", None)
+    if folder is None:
+        return ""
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return ""
+    if free < 1 << 20:
+        return f"the disk holding {folder} is full ({free // 1024} KB free)"
+    if not os.access(probe, os.W_OK):
+        return f"{probe} is not writable by this user"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["eval"]:  # the harness has its own options (`newscite eval --help`)
         from eval.cli import main as eval_main
         return eval_main(argv[1:])
+    if argv[:1] == ["bench"]:  # the benchmark has its own options (`newscite bench --help`)
+        from eval.bench import main as bench_main
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -186,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        note = _storage_note(args)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
@@ -195,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger(__name__).exception("unexpected failure")
         print(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
               file=sys.stderr)
+        note = _storage_note(args)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         return 1
 
 

@@ -26,6 +26,8 @@ def _subject(turn_question: str, turn_answer: str) -> list[str]:
             first = phrase.split()[0].lower()
             if first in tx.STOPWORDS or first in tx.QUESTION_WORDS:
                 phrase = " ".join(phrase.split()[1:])
+            phrase = " ".join(w for w in phrase.split()
+                              if w.lower() not in tx.WEEKDAYS and w.lower() not in tx.MONTHS)
             if phrase and phrase.lower() not in (p.lower() for p in picked):
                 picked.append(phrase)
     return picked[:6]

@@ -114,11 +114,18 @@ class ExtractiveEngine:
         ranked = score_sentences(question, hits)
         if not ranked:
             return []
-        best = ranked[0]
-        if best.coverage < self.min_coverage or not best.typed:
+        # a name the question asks about that no passage mentions: the articles do not say
+        folded = " ".join(tx.fold(h.text) for h in hits)
+        if any(name not in folded for name in tx.names(question)):
+            return []
+        # the best sentence that carries the kind of answer asked for (a number, a name...)
+        best = next((c for c in ranked if c.typed and c.coverage >= self.min_coverage), None)
+        if best is None:
             return []
         chosen: list[Candidate] = [best]
-        for cand in ranked[1:]:
+        for cand in ranked:
+            if cand is best:
+                continue
             if len(chosen) >= self.max_sentences or cand.score < best.score * self.second_ratio:
                 break
             if cand.coverage >= self.min_coverage and cand.typed and not any(

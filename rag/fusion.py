@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,11 +39,75 @@ class RerankWeights:
     recency: float = 0.15
 
 
-def _best_sentence_coverage(q_terms: set[str], weights: dict[str, float], text: str) -> float:
+def fast_terms(text: str) -> list[str]:
+    """`tx.terms`, with a fast path for ASCII text (folding ASCII is just lowercasing)."""
+    if not text.isascii():
+        return tx.terms(text)
+    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
+    return [stem(w) for w in tx._WORD.findall(text.lower()) if w not in stop and w not in qwords]
+
+
+def fast_fold(text: str) -> str:
+    return text.lower() if text.isascii() else tx.fold(text)
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """What the scorers need from a passage text, computed once per text."""
+
+    terms: tuple[str, ...]
+    term_set: frozenset[str]
+    sentence_terms: tuple[frozenset[str], ...]
+    folded: str
+    shingles: frozenset[tuple[str, ...]]
+    numbers: frozenset[str]
+
+
+_CACHE: OrderedDict[str, _Analysis] = OrderedDict()
+_CACHE_SIZE = 8192  # passages; hits recur across questions (popular chunks, follow-ups)
+
+
+def _words_numbers(text: str) -> tuple[list[str], frozenset[str]]:
+    """(`tx.terms`, `tx.numbers`) of a text, folding it once (ASCII: just lowercasing)."""
+    if not text.isascii():
+        return tx.terms(text), frozenset(tx.numbers(text))
+    words = tx._WORD.findall(text.lower())
+    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
+    numbers = {m.group().replace(",", "") for m in tx._NUMBER.finditer(text)}
+    numbers.update(tx.NUMBER_WORDS[w] for w in words if w in tx.NUMBER_WORDS)
+    return [stem(w) for w in words if w not in stop and w not in qwords], frozenset(numbers)
+
+
+def analyse(text: str) -> _Analysis:
+    """Terms, per-sentence term sets, folded text and 3-word shingles of a passage (cached)."""
+    got = _CACHE.get(text)
+    if got is not None:
+        try:
+            _CACHE.move_to_end(text)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
+        return got
+    sentences = tuple(frozenset(fast_terms(text[s:e])) for s, e in sentence_spans(text))
+    words, numbers = _words_numbers(text)
+    got = _Analysis(
+        terms=tuple(words), term_set=frozenset(words), sentence_terms=sentences,
+        folded=fast_fold(text),
+        shingles=frozenset(tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2))),
+        numbers=numbers)
+    _CACHE[text] = got
+    while len(_CACHE) > _CACHE_SIZE:
+        try:
+            _CACHE.popitem(last=False)
+        except KeyError:
+            break
+    return got
+
+
+def _best_sentence_coverage(q_terms: set[str], weights: dict[str, float],
+                            sentence_terms: Sequence[frozenset[str]]) -> float:
     total = sum(weights[t] for t in q_terms) or 1.0
     best = 0.0
-    for s, e in sentence_spans(text):
-        ts = set(tx.terms(text[s:e]))
+    for ts in sentence_terms:
         best = max(best, sum(weights[t] for t in q_terms & ts) / total)
     return best
 
@@ -51,8 +116,9 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
     """Reorder fused candidates with lexical signals at sentence level plus exact matches."""
     if not hits:
         return []
-    q_terms = set(tx.terms(question))
-    doc_terms = [set(tx.terms(h.text)) for h in hits]
+    q_terms = set(fast_terms(question))
+    analyses = [analyse(h.text) for h in hits]
+    doc_terms = [a.term_set for a in analyses]
     n = len(hits)
     weights = {t: 1.0 + (n - sum(t in d for d in doc_terms)) / n for t in q_terms}
     q_numbers = tx.numbers(question)
@@ -61,17 +127,18 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
     recent = bool(_RECENT.search(question))
     dates = sorted({h.published for h in hits if h.published})
     top_fused = max(h.score for h in hits) or 1.0
+    date_rank = {d: i for i, d in enumerate(dates)}
     scored = []
-    for h, d_terms in zip(hits, doc_terms):
-        folded = tx.fold(h.text)
+    for h, a in zip(hits, analyses):
+        folded = a.folded
         signals = {
             "fused": h.score / top_fused,
-            "coverage": _best_sentence_coverage(q_terms, weights, h.text),
-            "numbers": len(q_numbers & tx.numbers(h.text)) / len(q_numbers) if q_numbers else 0.0,
+            "coverage": _best_sentence_coverage(q_terms, weights, a.sentence_terms),
+            "numbers": len(q_numbers & a.numbers) / len(q_numbers) if q_numbers else 0.0,
             "names": sum(n in folded for n in q_names) / len(q_names) if q_names else 0.0,
             "phrases": sum(p in folded for p in phrases) / len(phrases) if phrases else 0.0,
-            "title": len(q_terms & set(tx.terms(h.title))) / len(q_terms) if q_terms else 0.0,
-            "recency": (dates.index(h.published) + 1) / len(dates)
+            "title": len(q_terms & set(fast_terms(h.title))) / len(q_terms) if q_terms else 0.0,
+            "recency": (date_rank[h.published] + 1) / len(dates)
             if recent and h.published and dates else 0.0,
         }
         score = sum(getattr(w, k) * v for k, v in signals.items())
@@ -79,9 +146,8 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
     return sorted(scored, key=lambda h: -h.score)
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = tx.terms(text)
-    return {tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
+    return analyse(text).shingles
 
 
 def collapse(hits: Sequence[Hit], threshold: float = 0.5) -> tuple[list[Hit], list[Hit]]:
@@ -90,7 +156,7 @@ def collapse(hits: Sequence[Hit], threshold: float = 0.5) -> tuple[list[Hit], li
     Returns (unique hits, each with `also_in` naming the other outlets, duplicates demoted).
     """
     kept: list[Hit] = []
-    kept_sh: list[set[tuple[str, ...]]] = []
+    kept_sh: list[frozenset[tuple[str, ...]]] = []
     dups: list[Hit] = []
     for h in hits:
         sh = _shingles(h.text)

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from index.embed import Embedder
@@ -80,8 +84,42 @@ def node_to_hit(node: Any, score: float) -> Hit:
     )
 
 
+_threads_lock = threading.Lock()
+_threads_active = 0
+_threads_saved = 0
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run a one-query embedding on one intra-op thread.
+
+    A single short query gains little from two threads and, when the cores are busy (other
+    requests, other processes), OpenMP's spinning threads made it 5-30x slower here. Concurrent
+    queries each get their own thread; the previous setting returns when the last one leaves.
+    """
+    global _threads_active, _threads_saved
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    with _threads_lock:
+        if _threads_active == 0:
+            _threads_saved = torch.get_num_threads()
+        _threads_active += 1
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_active -= 1
+            if _threads_active == 0 and _threads_saved:
+                torch.set_num_threads(_threads_saved)
+
+
 class DenseRetriever:
     """Top-k chunks by embedding similarity, via llama-index's VectorStoreIndex over Chroma."""
+
+    CACHE_SIZE = 1024  # query vectors kept (repeated questions, retries, eval runs)
 
     def __init__(self, store: ChromaStore, embedder: Embedder) -> None:
         from llama_index.core import VectorStoreIndex
@@ -91,15 +129,49 @@ class DenseRetriever:
         self.vector_store = ChromaVectorStore(chroma_collection=store.collection)
         self.index = VectorStoreIndex.from_vector_store(
             self.vector_store, embed_model=make_llama_embedding(embedder))
+        self._retrievers: OrderedDict[tuple[int, Filters | None], Any] = OrderedDict()
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_query(self, query: str) -> list[float]:
+        """The query's vector (cached; computed on one torch thread)."""
+        with self._lock:
+            got = self._vectors.get(query)
+            if got is not None:
+                self._vectors.move_to_end(query)
+                return got
+        with one_torch_thread():
+            vector = self.embedder.embed([query])[0].tolist()
+        with self._lock:
+            self._vectors[query] = vector
+            while len(self._vectors) > self.CACHE_SIZE:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def _retriever(self, k: int, filters: Filters | None) -> Any:
+        """llama-index retrievers are stateless per query: build one per (k, filters), reuse it."""
+        key = (k, None if filters is None or filters.is_empty() else filters)
+        try:
+            hash(key)
+        except TypeError:  # lists inside Filters: not cacheable
+            return self.index.as_retriever(similarity_top_k=k, filters=to_llama_filters(filters))
+        with self._lock:
+            got = self._retrievers.get(key)
+            if got is None:
+                got = self.index.as_retriever(similarity_top_k=k,
+                                              filters=to_llama_filters(filters))
+                self._retrievers[key] = got
+                while len(self._retrievers) > 64:
+                    self._retrievers.popitem(last=False)
+            return got
 
     def search(self, query: str, k: int, filters: Filters | None = None,
                query_vector: Sequence[float] | None = None) -> list[Hit]:
         from llama_index.core.schema import QueryBundle
 
-        retriever = self.index.as_retriever(similarity_top_k=k, filters=to_llama_filters(filters))
-        bundle = QueryBundle(query_str=query,
-                             embedding=list(query_vector) if query_vector is not None else None)
-        nodes = retriever.retrieve(bundle)
+        vector = list(query_vector) if query_vector is not None else self.embed_query(query)
+        bundle = QueryBundle(query_str=query, embedding=vector)
+        nodes = self._retriever(k, filters).retrieve(bundle)
         return [node_to_hit(n.node, n.score or 0.0) for n in nodes]
 
 
@@ -172,6 +244,13 @@ class HybridRetriever:
                                      date_to=published_ts(f.date_to))
             rankings["keyword"] = [h.chunk_id for h in kw]
             missing = [h.chunk_id for h in kw if h.chunk_id not in by_id]
+            # keyword-only hits: text and metadata from the manifest (no Chroma round trip)
+            for cid, p in self.keyword.passages(missing).items():
+                by_id[cid] = Hit(chunk_id=cid, article_id=p.article_id, title=p.title,
+                                 text=p.text, start=p.start, end=p.end, score=0.0,
+                                 source=p.source, published=p.published, url=p.url,
+                                 position=p.position)
+            missing = [cid for cid in missing if cid not in by_id]
             if missing:
                 got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
                 for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):

@@ -56,8 +56,12 @@ def stem(word: str) -> str:
     return word
 
 
+_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,}")
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+    """Folded word tokens; dotted acronyms become one word ("U.S." -> "us")."""
+    return _WORD.findall(fold(_ACRONYM.sub(lambda m: m.group().replace(".", ""), text)))
 
 
 def terms(text: str) -> list[str]:

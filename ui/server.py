@@ -1,22 +1,159 @@
 """One process, one Assistant: the Gradio web chat at / and the REST API under /api."""
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 
 logger = logging.getLogger(__name__)
 
 ASK_CONCURRENCY = 2  # answers computed at once over REST; more wait in line (CPU bound)
+AUTH_COOKIE = "newscite_token"
+AUTH_PARAM = "token"
+MIN_TOKEN_CHARS = 16
+# Gradio's own monitoring dashboard (off, but its routes answer 403): not served at all
+HIDDEN_PREFIXES = ("/monitoring", "/gradio_api/monitoring")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and 'localhost' (nothing else can reach the server)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, auth_token: str | None, insecure: bool) -> None:
+    """Refuse to listen beyond this machine without a token, unless explicitly told to."""
+    from rag.errors import ConfigError
+
+    if auth_token is not None and len(auth_token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"the auth token must be at least {MIN_TOKEN_CHARS} characters")
+    if is_loopback(host):
+        return
+    if auth_token:
+        logger.warning("listening on %s: every request needs the auth token; put a TLS proxy in "
+                       "front, plain HTTP sends the token in the clear", host)
+        return
+    if insecure:
+        logger.warning("listening on %s WITHOUT authentication (--insecure): anyone who can "
+                       "reach this address can read, add and delete articles", host)
+        return
+    raise ConfigError(f"refusing to listen on {host} without authentication: pass --auth TOKEN "
+                      "(or set NEWSCITE_AUTH_TOKEN), or --insecure to serve it open anyway")
+
+
+class Guard:
+    """ASGI middleware: hides Gradio's monitoring routes and, with a token, refuses (401) every
+    request that does not carry it (Authorization: Bearer, the cookie, or ?token= once)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+        # the cookie holds a digest, never the token itself
+        self.cookie = hmac.new(self.token, b"newscite-cookie", "sha256").hexdigest() \
+            if self.token else ""
+
+    def _ok(self, value: str | None) -> bool:
+        return bool(value) and self.token is not None and hmac.compare_digest(
+            value.encode("utf-8", "replace"), self.token)
+
+    def _cookie_ok(self, value: str | None) -> bool:
+        return bool(value) and bool(self.cookie) and hmac.compare_digest(
+            value.encode("utf-8", "replace"), self.cookie.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if any(path == p or path.startswith(p + "/") for p in HIDDEN_PREFIXES):
+            await _reply(scope, send, 404, {"detail": "Not Found"})
+            return
+        if self.token is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        bearer = headers.get("authorization", "")
+        if bearer[:7].lower() == "bearer " and self._ok(bearer[7:].strip()):
+            await self.app(scope, receive, send)
+            return
+        if self._cookie_ok(_cookie(headers.get("cookie", ""), AUTH_COOKIE)):
+            await self.app(scope, receive, send)
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                          keep_blank_values=True)
+        given = next((v for k, v in query if k == AUTH_PARAM), None)
+        if not self._ok(given):
+            await _reply(scope, send, 401, {"detail": "authentication required"},
+                         [(b"www-authenticate", b'Bearer realm="newscite"')])
+            return
+        secure = "; Secure" if scope.get("scheme") in ("https", "wss") else ""
+        cookie = (f"{AUTH_COOKIE}={self.cookie}; Path=/; HttpOnly; SameSite=Strict{secure}"
+                  ).encode("latin-1")
+        accept = headers.get("accept", "")
+        if scope["type"] == "http" and scope.get("method") == "GET" and "text/html" in accept:
+            # the browser keeps the cookie; the token leaves the address bar and history
+            rest = urlencode([(k, v) for k, v in query if k != AUTH_PARAM])
+            raw = b"/" + (scope.get("raw_path") or path.encode("utf-8")).lstrip(b"/\\")
+            location = scope.get("root_path", "").encode("utf-8") + raw + \
+                (b"?" + rest.encode("latin-1") if rest else b"")
+            await _reply(scope, send, 303, {"detail": "authenticated"},
+                         [(b"location", location), (b"set-cookie", cookie)])
+            return
+
+        async def send_with_cookie(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"set-cookie", cookie)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie if scope["type"] == "http" else send)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+async def _reply(scope: Scope, send: Send, status: int, body: dict[str, Any],
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 4401 if status == 401 else 4404})
+        return
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(data)).encode()),
+                            (b"cache-control", b"no-store"), *(headers or [])]})
+    await send({"type": "http.response.body", "body": data})
 
 
 def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
-               queue_size: int = 64) -> Any:
-    """A FastAPI app: REST API under /api (OpenAPI at /docs), /article/{id}, Gradio at /."""
+               queue_size: int = 64, auth_token: str | None = None) -> Any:
+    """A FastAPI app: REST API under /api (OpenAPI at /docs), /article/{id}, Gradio at /.
+
+    With `auth_token`, every route (REST, article pages, the web UI and Gradio's own) answers
+    401 unless the request carries the token."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     from fastapi import FastAPI
@@ -42,20 +179,26 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
     blocks = build_blocks(library)
     blocks.queue(max_size=queue_size, default_concurrency_limit=1)
     data_dir = str(Path(assistant.settings.data_dir).resolve())
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app, blocks, path="/", server_name="127.0.0.1", show_error=False,
         max_file_size=max_upload_bytes, allowed_paths=[], blocked_paths=[data_dir],
         footer_links=["api"], ssr_mode=False, mcp_server=False, css=render.CSS)
+    app.add_middleware(Guard, token=auth_token)
+    return app
 
 
 def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
-          ingest: Sequence[str | Path] = ()) -> None:
-    """Index `ingest` folders (if any), then serve until interrupted."""
+          ingest: Sequence[str | Path] = (), auth_token: str | None = None,
+          insecure: bool = False) -> None:
+    """Index `ingest` folders (if any), then serve until interrupted.
+
+    Any address but loopback needs `auth_token` (or `insecure=True`, with a warning)."""
     import uvicorn
 
     from rag.assistant import Assistant
     from rag.errors import RagError
 
+    check_bind(host, auth_token, insecure)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     assistant = Assistant(settings)
     if ingest:
@@ -68,10 +211,11 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
         assistant.retrieve("warm up")
     except RagError as exc:  # an empty or unreachable index: say so, serve anyway
         logger.warning("%s", exc)
-    app = create_app(assistant)
+    app = create_app(assistant, auth_token=auth_token)
     shown = f"[{host}]" if ":" in host else host
     logger.warning("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
-                   "/docs); press Ctrl+C to stop", len(assistant.articles()), shown, port)
+                   "/docs)%s; press Ctrl+C to stop", len(assistant.articles()), shown, port,
+                   "; open it once as /?token=TOKEN" if auth_token else "")
     try:
         # open streams (the chat queue's heartbeats) must not hold up Ctrl+C for long
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)

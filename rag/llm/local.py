@@ -125,15 +125,14 @@ class LocalEngine:
             raise EngineError("llm_ctx is too small for llm_max_tokens")
         deadline = time.monotonic() + self.settings.llm_timeout
         while True:
-            messages, evidence = prompt.build_answer_messages(question, hits, budget)
+            messages, _evidence = prompt.build_answer_messages(question, hits, budget)
             estimate = sum(prompt.estimate_tokens(m["content"]) + 8 for m in messages)
             if estimate > limit and budget > _MIN_EVIDENCE_TOKENS:
                 budget = max(_MIN_EVIDENCE_TOKENS, budget - (estimate - limit) - 32)
                 continue
             gate = prompt.AnswerGate()
             try:
-                for piece in self._generate(model, messages, max_tokens, deadline, gate):
-                    yield piece
+                yield from self._generate(model, messages, max_tokens, deadline, gate)
                 return
             except _ContextOverflow:
                 if budget <= _MIN_EVIDENCE_TOKENS or gate.emitted:

@@ -27,7 +27,7 @@ _CHUNK = 8 * 1024 * 1024
 
 
 def is_local_available() -> bool:
-    """True when xllamacpp and every model part package are installed (nothing heavy is imported)."""
+    """True when xllamacpp and all model part packages are installed; imports neither."""
     try:
         if importlib.util.find_spec("xllamacpp") is None:
             return False
@@ -138,7 +138,8 @@ def packaged_model_path(cache_dir: Path, *, verify: bool = False) -> Path:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EngineError(f"cannot create the model cache folder {cache_dir}: {exc.strerror}") from exc
+        raise EngineError(
+            f"cannot create the model cache folder {cache_dir}: {exc.strerror}") from exc
     needed = sum(p.stat().st_size for p in parts)
     with _file_lock(cache_dir / (MODEL_FILENAME + ".lock")):
         # another process may have finished assembling while we waited for the lock

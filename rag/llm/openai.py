@@ -1,4 +1,4 @@
-"""The server answer engine: any OpenAI-compatible /v1/chat/completions endpoint, streamed over SSE."""
+"""The server answer engine: any OpenAI-compatible /v1/chat/completions endpoint, over SSE."""
 from __future__ import annotations
 
 import json
@@ -68,15 +68,18 @@ class OpenAIEngine:
                     yield from gate.feed(piece)
                     if gate.done:
                         return
-                yield from gate.finish()
-                return
             except _ContextOverflow:
                 if budget <= _MIN_EVIDENCE_TOKENS or gate.emitted:
                     break
                 budget = max(_MIN_EVIDENCE_TOKENS, budget // 2)
                 log.info("prompt too long for the server; retrying with %d evidence tokens", budget)
+                continue
+            try:
+                tail = gate.finish()
             except ValueError:
                 raise EngineError("the LLM server returned no usable text") from None
+            yield from tail
+            return
         raise EngineError("the question and passages do not fit the LLM server's context")
 
     # -- Condenser ---------------------------------------------------------------------
@@ -137,48 +140,48 @@ class OpenAIEngine:
         where = self.url.split("?", 1)[0]
         try:
             with httpx.Client(timeout=timeout, transport=self._transport,
-                              follow_redirects=False) as client:
-                with client.stream("POST", self.url, json=body, headers=headers) as response:
-                    if response.status_code >= 400:
-                        self._raise_status(response, key)
-                    ctype = response.headers.get("content-type", "")
-                    if "text/event-stream" not in ctype:
-                        # a server that ignored "stream": answer with the whole completion
-                        text = self._whole(response, key)
-                        produced = bool(text)
+                              follow_redirects=False) as client, \
+                    client.stream("POST", self.url, json=body, headers=headers) as response:
+                if response.status_code >= 400:
+                    self._raise_status(response, key)
+                ctype = response.headers.get("content-type", "")
+                if "text/event-stream" not in ctype:
+                    # a server that ignored "stream": answer with the whole completion
+                    text = self._whole(response, key)
+                    produced = bool(text)
+                    finished = True
+                    if text:
+                        yield text
+                    return
+                for line in response.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise self._fail(f"the LLM server timed out after {wait:g} s", key)
+                    line = line.strip()
+                    if not line or line.startswith(":") or not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
                         finished = True
-                        if text:
-                            yield text
-                        return
-                    for line in response.iter_lines():
-                        if time.monotonic() > deadline:
-                            raise self._fail(f"the LLM server timed out after {wait:g} s", key)
-                        line = line.strip()
-                        if not line or line.startswith(":") or not line.startswith("data:"):
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise self._fail("the LLM server sent a malformed stream", key) from None
+                    if not isinstance(chunk, dict):
+                        raise self._fail("the LLM server sent a malformed stream", key)
+                    if "error" in chunk:
+                        self._raise_error_body(chunk, key)
+                    for choice in chunk.get("choices") or ():
+                        if not isinstance(choice, dict):
                             continue
-                        data = line[5:].strip()
-                        if data == "[DONE]":
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            if first_at is None:
+                                first_at = time.monotonic() - started
+                            produced = True
+                            yield text
+                        if choice.get("finish_reason"):
                             finished = True
-                            break
-                        try:
-                            chunk = json.loads(data)
-                        except ValueError:
-                            raise self._fail("the LLM server sent a malformed stream", key) from None
-                        if not isinstance(chunk, dict):
-                            raise self._fail("the LLM server sent a malformed stream", key)
-                        if "error" in chunk:
-                            self._raise_error_body(chunk, key)
-                        for choice in chunk.get("choices") or ():
-                            if not isinstance(choice, dict):
-                                continue
-                            text = (choice.get("delta") or {}).get("content")
-                            if text:
-                                if first_at is None:
-                                    first_at = time.monotonic() - started
-                                produced = True
-                                yield text
-                            if choice.get("finish_reason"):
-                                finished = True
         except EngineError:
             raise
         except _ContextOverflow:

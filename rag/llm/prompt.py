@@ -24,7 +24,7 @@ over own same she should so some such than that the their theirs them themselves
 these they this those through to too under until up very was we were what when where which
 while who whom why will with would you your yours yourself yourselves many much did say said
 says tell told according
-""".split())
+""".split())  # noqa: SIM905 - a word list reads better as text
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # a sentence ends at . ! ? (optionally followed by a closing quote or bracket) before whitespace
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)")
@@ -80,8 +80,7 @@ def _terms(text: str) -> list[str]:
     out = []
     for word in _WORD.findall(text.lower()):
         word = word.replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
+        word = word.removesuffix("'s")
         if word in _STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
         out.append(_stem(word))
@@ -190,9 +189,7 @@ def select_evidence(question: str, hits: Sequence[Hit], budget_tokens: int) -> l
         parts: list[str] = []
         prev = None
         for i in sorted(chosen[h]):
-            if prev is not None and i != prev + 1:
-                parts.append(GAP.strip())
-            elif prev is None and i > 0:
+            if prev is not None and i != prev + 1 or prev is None and i > 0:
                 parts.append(GAP.strip())
             parts.append(hit.text[spans[i][0]:spans[i][1]].strip())
             prev = i
@@ -213,17 +210,89 @@ def format_passage(ev: Evidence) -> str:
     return header + ">\n" + neutralise(ev.text) + "\n</passage>"
 
 
+# Worked examples as earlier chat turns: the small model copies their *shape* (a full
+# sentence ending in [n], or the exact refusal) far more reliably than it follows rules
+# alone. Their content is an obviously made-up town, so a copied example can never pass
+# as an answer, and being a fixed prefix they are served from the prompt cache.
+_DEMO_PASSAGES = (
+    '<passage id="1" title="Example headline" outlet="Example outlet" date="2000-01-01">\n'
+    "The council of Exampletown approved the new bridge on Monday. The vote was 7 to 2.\n"
+    "</passage>\n\n"
+    '<passage id="2" title="Example headline two" outlet="Example outlet" date="2000-01-02">\n'
+    "Building the bridge will cost 12 million euros, the mayor of Exampletown said.\n"
+    "</passage>"
+)
+DEMO_TURNS: tuple[tuple[str, str], ...] = (
+    ("How much will the bridge cost?", "Building the bridge will cost 12 million euros [2]."),
+    ("Who designed the bridge?", REFUSAL),
+)
+
+
+# Repeated after the real question only: recency matters to a 1.5B model. Phrased answer-
+# first, since a bare "reply exactly: <refusal>" at the end made it refuse too often.
+ANSWER_REMINDER = (
+    "\n\nIf a passage states the answer, give it in a full sentence ending with the passage "
+    "number like [1]. Only if no passage states it, reply exactly: " + REFUSAL
+)
+
+
+def _user_turn(passages: str, question: str) -> str:
+    return "Passages:\n\n" + passages + "\n\nQuestion: " + question
+
+
 def answer_messages(question: str, evidence: Sequence[Evidence]) -> list[Message]:
     """Chat messages asking for a cited answer to `question` from `evidence`."""
+    messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for demo_question, demo_answer in DEMO_TURNS:
+        messages.append({"role": "user", "content": _user_turn(_DEMO_PASSAGES, demo_question)})
+        messages.append({"role": "assistant", "content": demo_answer})
     passages = "\n\n".join(format_passage(ev) for ev in evidence)
-    numbers = ", ".join(f"[{ev.number}]" for ev in evidence)
-    user = (
-        "Passages:\n\n" + passages + "\n\n"
-        "Question: " + neutralise(" ".join(question.split())) + "\n\n"
-        "Answer from the passages only, citing " + (numbers or "[n]") + " at the end of each "
-        "sentence. If they do not state the answer, reply exactly: " + REFUSAL
-    )
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    # concatenation, never str.format: the question and passages are untrusted text
+    messages.append({"role": "user", "content": _user_turn(
+        passages, neutralise(" ".join(question.split()))) + ANSWER_REMINDER})
+    return messages
+
+
+# A one-token pre-check run before answering, on the same prompt prefix (so it is served
+# from the prompt cache and the answer request after it only pays for its own suffix). The
+# model's yes/no log-probabilities are a better refusal signal than its free-text answer:
+# on the seed trials every answerable question scored above -0.3, while questions about a
+# person or figure the passages never mention (a pilot's name, a population) scored below -1.4.
+CHECK_SUFFIX = ("\n\nDo the passages state the answer to this question? "
+                "Reply with yes or no only.")
+REFUSE_BELOW = -1.0  # log P(yes) - log P(no) under which the engine refuses without answering
+
+
+def check_messages(question: str, evidence: Sequence[Evidence]) -> list[Message]:
+    """Messages asking whether `evidence` answers `question` (one token: Yes or No)."""
+    messages = answer_messages(question, evidence)
+    last = messages[-1]["content"]
+    messages[-1] = {"role": "user",
+                    "content": last[: len(last) - len(ANSWER_REMINDER)] + CHECK_SUFFIX}
+    return messages
+
+
+def yes_no_margin(top_logprobs: Sequence[tuple[str, float]]) -> float | None:
+    """log P(yes) - log P(no) from a first token's top log-probabilities (None if unusable).
+
+    A side missing from the top list is bounded by the smallest listed log-probability.
+    """
+    yes: list[float] = []
+    no: list[float] = []
+    for token, logprob in top_logprobs:
+        word = token.strip().lower().rstrip(".")
+        if word == "yes":
+            yes.append(logprob)
+        elif word == "no":
+            no.append(logprob)
+    if not yes and not no:
+        return None
+    floor = min(lp for _t, lp in top_logprobs)
+
+    def total(lps: list[float]) -> float:
+        return math.log(sum(math.exp(lp) for lp in lps)) if lps else floor
+
+    return total(yes) - total(no)
 
 
 def build_answer_messages(question: str, hits: Sequence[Hit],
@@ -255,7 +324,8 @@ def condense_messages(question: str, history: Sequence[tuple[str, str]],
             {"role": "user", "content": user}]
 
 
-_CONDENSE_PREFIX = re.compile(r"^(standalone question|rewritten question|question)\s*:\s*", re.I)
+_CONDENSE_PREFIX = re.compile(r"^(standalone question|rewritten question|question)\s*:\s*",
+                              re.IGNORECASE)
 
 
 def clean_condensed(text: str, fallback: str) -> str:
@@ -287,7 +357,7 @@ _REFUSAL_LIKE = re.compile(
     r"|(?:is|are|was|were) not (?:mentioned|stated|specified|provided|given|reported|known)"
     r"|no (?:information|mention|details?)"
     r"|(?:cannot|can't|can not|unable to) (?:answer|determine|find|tell)"
-    r"|(?:don't|do not) know|not enough information)\b", re.I)
+    r"|(?:don't|do not) know|not enough information)\b", re.IGNORECASE)
 _HOLD_LIMIT = 300  # characters: past this, an answer without a citation streams anyway
 
 

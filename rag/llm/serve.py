@@ -18,7 +18,8 @@ from rag.llm.model import packaged_model_path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.llm.serve", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rag.llm.serve",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: packaged)")

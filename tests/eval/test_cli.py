@@ -54,6 +54,9 @@ def test_writes_reports_and_passes_against_an_equal_baseline(fake, tmp_path, see
     summary = json.loads((out / "summary.json").read_text())
     value = summary["runs"]["extractive/seeds"]["metrics"]["recall@5"]["value"]
     assert "| extractive | seeds |" in capsys.readouterr().out
+    (out / "report.md").unlink()
+    assert cli.main(["--render", str(out)]) == 0
+    assert "## Head to head" in (out / "report.md").read_text()
     code = cli.main(["--dataset", SEEDS_GOLD, "--config", "extractive", "--out",
                      str(out), "--quiet", "--baseline", str(summary_with(tmp_path / "p.json",
                                                                          value))])
@@ -97,3 +100,21 @@ def test_config_registry():
     assert not get_config("stock-llamaindex-retriever").answers
     with pytest.raises(ValueError):
         get_config("nope")
+
+
+def test_make_thresholds_sits_below_measured():
+    from eval.report import check_thresholds, make_thresholds
+
+    def est(v: float) -> dict:
+        return {"value": v, "ci_low": v, "ci_high": v, "n": 50}
+    summary = {"created": "now", "runs": {"extractive/seeds": {"metrics": {
+        "recall@5": est(0.987), "crag": est(0.6), "false_refusal": est(0.2),
+        "f1": est(0.1)}}}}
+    t = make_thresholds(summary, "extractive/seeds")
+    assert t["min"] == {"recall@5": 0.93, "crag": 0.55}
+    assert t["max"] == {"false_refusal": 0.25}
+    assert check_thresholds(summary, t) == []
+    summary["runs"]["extractive/seeds"]["metrics"]["recall@5"] = est(0.9)
+    assert check_thresholds(summary, t) == ["recall@5 = 0.900, min 0.930"]
+    summary["runs"]["extractive/seeds"]["metrics"]["crag"] = {"value": 0.6, "n": 10}
+    assert make_thresholds(summary, "extractive/seeds")["min"]["crag"] == 0.5  # 1/n slack

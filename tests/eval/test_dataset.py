@@ -66,3 +66,17 @@ def test_quote_spans_exact_then_whitespace_insensitive():
     assert quote_spans(text, "beta") == [(6, 10), (26, 30)]
     assert quote_spans(text, "Gamma delta") == [(13, 25)]
     assert quote_spans(text, "epsilon") == []
+
+
+def test_limit_spreads_over_types(tmp_path):
+    def item(i: int, kind: str) -> dict:
+        if kind == "unanswerable":
+            return {"id": f"x-{i}", "question": "q", "answers": [], "support": [], "type": kind}
+        return {**GOOD, "id": f"x-{i}", "type": kind}
+    kinds = ["factoid"] * 5 + ["multi"] * 2 + ["unanswerable"] * 3
+    ds = load_dataset(write(tmp_path, *(item(i, k) for i, k in enumerate(kinds))))
+    small = ds.limit(4)
+    assert [i.id for i in small.items] == ["x-0", "x-1", "x-5", "x-7"]
+    assert small.counts() == {"factoid": 2, "multi": 1, "unanswerable": 1}
+    assert ds.limit(8).counts() == {"factoid": 3, "multi": 2, "unanswerable": 3}
+    assert ds.limit(None) is ds and ds.limit(99) is ds

@@ -1,4 +1,4 @@
-"""Shared fixtures for the LLM tests: the assembled packaged model and a real OpenAI-compatible server."""
+"""LLM test fixtures: seed passages, the assembled packaged model, a real OpenAI-style server."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Two passages from the seed articles (RFE/RL and Newsweek, February 2020)
 SEED_HITS = (
-    Hit(chunk_id="rfe-1", article_id="rfe", title="Turkey Says 33 Soldiers Killed In Syrian Air Strike",
+    Hit(chunk_id="rfe-1", article_id="rfe",
+        title="Turkey Says 33 Soldiers Killed In Syrian Air Strike",
         text=("Turkey says at least 33 of its soldiers have been killed in an air strike by "
               "Russia-backed Syrian government forces in northwestern Syria, rising tensions "
               "between Ankara and Damascus ally Moscow. Rahmi Dogan, governor of Turkey’s Hatay "

@@ -19,7 +19,6 @@ from rag.llm.openai import OpenAIEngine
 from rag.settings import Settings
 from rag.types import REFUSAL, Hit
 
-
 MARKER = re.compile(r"\[\d+\]")
 HITS = (Hit(chunk_id="c1", article_id="a1", title="T", start=0, end=0, score=1.0,
             text="At least 33 soldiers were killed in the strike. Rahmi Dogan is the governor."),)
@@ -137,8 +136,11 @@ def tokens(*pieces: str, delay: float = 0.0) -> Callable[..., None]:
     return script
 
 
+FakeFactory = Callable[..., tuple[LocalEngine, FakeServer]]
+
+
 @pytest.fixture
-def fake_engine(tmp_path: Path) -> Iterator[Callable[..., tuple[LocalEngine, FakeServer]]]:
+def fake_engine(tmp_path: Path) -> Iterator[FakeFactory]:
     keys: list[Path] = []
 
     def make(script: Callable[..., None], **kw: Any) -> tuple[LocalEngine, FakeServer]:
@@ -156,7 +158,7 @@ def fake_engine(tmp_path: Path) -> Iterator[Callable[..., tuple[LocalEngine, Fak
         local._MODELS.pop(key, None)
 
 
-def test_streams_pieces_in_order(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_streams_pieces_in_order(fake_engine: FakeFactory) -> None:
     engine, server = fake_engine(tokens("At least", " 33 soldiers", " were killed [1].",
                                         " More", " text [1]."))
     pieces = list(engine.draft("How many soldiers?", HITS))
@@ -167,7 +169,7 @@ def test_streams_pieces_in_order(fake_engine) -> None:  # type: ignore[no-untype
     assert engine.last_stats["prompt_tokens"] == 15
 
 
-def test_refusal_is_normalised_and_generation_stops(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_refusal_is_normalised_and_generation_stops(fake_engine: FakeFactory) -> None:
     engine, _ = fake_engine(tokens("The", " articles", " do not contain the answer to this "
                                    "question", ".", " However", " [1]"))
     assert list(engine.draft("Who was the pilot?", HITS)) == [REFUSAL]
@@ -186,14 +188,14 @@ def test_missing_model_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.fault
-def test_garbled_output(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_garbled_output(fake_engine: FakeFactory) -> None:
     engine, _ = fake_engine(tokens("[", "2", "]", " ..."))
     with pytest.raises(EngineError, match="no usable text"):
         list(engine.draft("q?", HITS))
 
 
 @pytest.mark.fault
-def test_timeout_is_bounded(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_timeout_is_bounded(fake_engine: FakeFactory) -> None:
     engine, _ = fake_engine(tokens(*["word "] * 100, delay=0.05), llm_timeout=0.5)
     started = time.monotonic()
     with pytest.raises(EngineError, match=r"timed out after 0.5 s"):
@@ -202,7 +204,7 @@ def test_timeout_is_bounded(fake_engine) -> None:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.fault
-def test_timeout_while_silent(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_timeout_while_silent(fake_engine: FakeFactory) -> None:
     release = threading.Event()
     engine, _ = fake_engine(lambda req, cb: release.wait(5), llm_timeout=0.3)
     try:
@@ -213,7 +215,7 @@ def test_timeout_while_silent(fake_engine) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.fault
-def test_context_overflow_trims_evidence_then_fails(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_context_overflow_trims_evidence_then_fails(fake_engine: FakeFactory) -> None:
     def overflow(request: dict[str, Any], callback: Callable[[dict[str, Any]], bool]) -> None:
         callback({"error": {"code": 400, "type": "exceed_context_size_error",
                             "message": "request exceeds the available context size"}})
@@ -221,7 +223,7 @@ def test_context_overflow_trims_evidence_then_fails(fake_engine) -> None:  # typ
     engine, server = fake_engine(overflow)
     with pytest.raises(EngineError, match="do not fit"):
         list(engine.draft("q?", HITS))
-    sizes = [len(r["messages"][1]["content"]) for r in server.requests]
+    sizes = [len(r["messages"][-1]["content"]) for r in server.requests]
     assert len(sizes) >= 2 and sizes[-1] <= sizes[0]
 
     calls = {"n": 0}
@@ -238,7 +240,7 @@ def test_context_overflow_trims_evidence_then_fails(fake_engine) -> None:  # typ
 
 
 @pytest.mark.fault
-def test_library_exception_becomes_short_engine_error(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_library_exception_becomes_short_engine_error(fake_engine: FakeFactory) -> None:
     def boom(request: dict[str, Any], callback: Callable[[dict[str, Any]], bool]) -> None:
         raise ValueError("Expected 'messages' to be an array\nTraceback (most recent call last)")
 
@@ -248,7 +250,7 @@ def test_library_exception_becomes_short_engine_error(fake_engine) -> None:  # t
     assert str(exc.value) == "local model failed: Expected 'messages' to be an array"
 
 
-def test_calls_are_serialised(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_calls_are_serialised(fake_engine: FakeFactory) -> None:
     active = {"now": 0, "max": 0}
     lock = threading.Lock()
 
@@ -271,7 +273,7 @@ def test_calls_are_serialised(fake_engine) -> None:  # type: ignore[no-untyped-d
     assert outs == ["Answer text [1]."] * 3 and active["max"] == 1
 
 
-def test_condense_with_fake(fake_engine) -> None:  # type: ignore[no-untyped-def]
+def test_condense_with_fake(fake_engine: FakeFactory) -> None:
     engine, server = fake_engine(tokens("Standalone question: What did Rahmi Dogan say?"))
     assert engine.condense("What did he say?", [("Who is the governor?", "Rahmi Dogan [1].")]) \
         == "What did Rahmi Dogan say?"
@@ -295,11 +297,13 @@ def real_engine(model_path: Path, model_cache: Path) -> LocalEngine:
 @pytest.mark.slow
 def test_real_model_answers_with_citation(real_engine: LocalEngine,
                                           seed_hits: tuple[Hit, ...]) -> None:
-    pieces = list(real_engine.draft(Q33, seed_hits))
-    answer = "".join(pieces)
+    answer = "".join(real_engine.draft(Q33, seed_hits))
     assert "33" in answer and MARKER.search(answer), answer
-    assert len(pieces) > 1  # streamed, not one blob
     assert real_engine.last_stats["first_token_seconds"] > 0
+    # tokens stream as they are generated (draft holds text only until the first [n])
+    pieces = list(real_engine.stream_messages(
+        [{"role": "user", "content": "Count from 1 to 5, separated by spaces."}], max_tokens=16))
+    assert len(pieces) > 3 and "3" in "".join(pieces)
 
 
 @pytest.mark.llm
@@ -341,10 +345,11 @@ def test_real_model_through_llama_index(real_engine: LocalEngine) -> None:
 def test_openai_engine_against_real_server(llm_server: Any, seed_hits: tuple[Hit, ...]) -> None:
     engine = OpenAIEngine(Settings(openai_base_url=llm_server.url + "/v1", llm_max_tokens=80,
                                    openai_api_key_env="NEWSCITE_TEST_UNSET_KEY"))
-    pieces = list(engine.draft(Q33, seed_hits))
-    answer = "".join(pieces)
+    answer = "".join(engine.draft(Q33, seed_hits))
     assert "33" in answer and MARKER.search(answer), answer
-    assert len(pieces) > 1
+    pieces = list(engine.stream_messages(
+        [{"role": "user", "content": "Count from 1 to 5, separated by spaces."}], max_tokens=16))
+    assert len(pieces) > 3 and "3" in "".join(pieces)
 
 
 @pytest.mark.llm

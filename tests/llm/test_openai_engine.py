@@ -77,7 +77,7 @@ def test_streams_tokens_and_sends_key_and_prompt() -> None:
     assert request.headers["authorization"] == f"Bearer {KEY}"
     body = json.loads(request.content)
     assert body["stream"] is True and body["model"] == "m" and body["temperature"] == 0
-    assert '<passage id="1"' in body["messages"][1]["content"]
+    assert '<passage id="1"' in body["messages"][-1]["content"]
 
 
 def test_no_key_no_header(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +111,8 @@ def test_no_hits_refuses_without_a_request() -> None:
 
 def test_non_streaming_json_reply_is_accepted() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"choices": [{"message": {"content": "33 were killed [1]."}}]})
+        reply = {"choices": [{"message": {"content": "33 were killed [1]."}}]}
+        return httpx.Response(200, json=reply)
 
     assert "".join(engine_with(handler).draft("q?", HITS)) == "33 were killed [1]."
 
@@ -121,7 +122,7 @@ def test_context_overflow_retries_with_less_evidence() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        sizes.append(len(body["messages"][1]["content"]))
+        sizes.append(len(body["messages"][-1]["content"]))
         if len(sizes) == 1:
             return httpx.Response(400, json={"error": {
                 "code": 400, "type": "exceed_context_size_error",

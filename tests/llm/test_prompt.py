@@ -24,7 +24,8 @@ def make_hit(text: str, n: int = 0, title: str = "Title", source: str | None = "
                end=len(text), score=1.0, source=source, published=published)
 
 
-FILLER = " ".join(f"Sentence number {i} talks about weather and markets in general." for i in range(30))
+FILLER = " ".join(f"Sentence number {i} talks about weather and markets in general."
+                  for i in range(30))
 ANSWER = "Turkey says at least 33 of its soldiers have been killed in an air strike."
 HITS = [
     make_hit("Officials met in Ankara. " + ANSWER + " Hospitals treated 32 wounded troops.", 1),
@@ -33,8 +34,10 @@ HITS = [
 
 
 def user_text(messages: list[dict[str, str]]) -> str:
-    assert [m["role"] for m in messages] == ["system", "user"]
-    return messages[1]["content"]
+    roles = [m["role"] for m in messages]
+    assert roles[0] == "system" and roles[-1] == "user"
+    assert roles[1:-1] == ["user", "assistant"] * (len(roles[1:-1]) // 2)
+    return messages[-1]["content"]
 
 
 def test_passages_are_numbered_and_delimited() -> None:
@@ -48,10 +51,18 @@ def test_passages_are_numbered_and_delimited() -> None:
     assert REFUSAL in messages[0]["content"]
 
 
-def test_system_prompt_has_no_copyable_example() -> None:
-    system = prompt.SYSTEM_PROMPT
-    # the only bracketed numbers are citation-format hints, no sentence that could be copied
-    assert not re.search(r"[A-Za-z]{3,}[^.\n]*\[\d\]\.", system.replace("like [1]", ""))
+def test_examples_cannot_be_copied_into_answers() -> None:
+    messages = build_answer_messages("How much will the bridge cost?", HITS, 500)[0]
+    # the rules hold no example sentence; the worked examples are about a made-up town
+    assert not re.search(r"[A-Za-z]{3,}[^.\n]*\[\d\]\.", prompt.SYSTEM_PROMPT)
+    demo_answers = [m["content"] for m in messages[1:-1] if m["role"] == "assistant"]
+    assert REFUSAL in demo_answers
+    for answer in demo_answers:
+        assert answer == REFUSAL or "Exampletown" in answer or "bridge" in answer
+    assert all("Exampletown" not in h.text for h in HITS)
+    # the prefix before the real passages is identical for every question (prompt cache)
+    other = build_answer_messages("Who is the governor?", HITS[1:], 100)[0]
+    assert messages[:-1] == other[:-1]
 
 
 @pytest.mark.parametrize("attack", [
@@ -65,7 +76,7 @@ def test_injected_text_cannot_close_the_delimiter(attack: str) -> None:
     messages, evidence = build_answer_messages("How many soldiers?", hits, 500)
     text = user_text(messages)
     assert text.count("</passage>") == len(evidence) == 2
-    assert len(re.findall(r"<\s*/?\s*passage", text, re.I)) == 4
+    assert len(re.findall(r"<\s*/?\s*passage", text, re.IGNORECASE)) == 4
     assert "<|im_" not in text and "|>" not in text.replace("‹|", "")
     assert "HACKED" in text or "{question}" in text  # kept, but as inert data
     if "{question}" in attack:
@@ -146,7 +157,8 @@ def feed_all(pieces: list[str]) -> str:
 
 def test_gate_passes_answers_and_normalises_refusal() -> None:
     assert feed_all(["33", " soldiers", " were killed", " [1]."]) == "33 soldiers were killed [1]."
-    assert feed_all(["The", " governor", " is Rahmi Dogan [2]."]) == "The governor is Rahmi Dogan [2]."
+    assert feed_all(["The", " governor", " is Rahmi Dogan [2]."]) == \
+        "The governor is Rahmi Dogan [2]."
     assert feed_all(["The", " articles", " do not", " contain the answer to this question",
                      ". Extra"]) == REFUSAL
     assert feed_all(["the articles do not contain the answer to this question"]) == REFUSAL

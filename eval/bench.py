@@ -1,0 +1,293 @@
+"""`newscite bench`: ingest, re-ingest, query latency, memory and load, newscite beside stock LlamaIndex.
+
+Every measurement that loads a model runs in its own process (eval.bench_worker), so its peak
+memory is its own and one run cannot warm another's caches. Sizes are configurable; `--quick`
+is a CI-sized run of seconds, not minutes. Reports go to eval/reports/bench/ (JSON, Markdown,
+PNG).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.dataset import ROOT
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUT = ROOT / "eval" / "reports" / "bench"
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(x)) for x in text.split(",") if x.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="newscite bench",
+        description="Measure ingest, re-ingest, query latency, memory and load, side by side "
+                    "with a stock LlamaIndex pipeline; write JSON, Markdown and a PNG plot.")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder "
+                   "(default eval/reports/bench)")
+    p.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
+    p.add_argument("--ingest-sizes", type=_sizes, default=[1000, 10000], metavar="N,N",
+                   help="chunks per ingest corpus (default 1000,10000)")
+    p.add_argument("--retrieval-sizes", type=_sizes, default=[10000, 100000], metavar="N,N",
+                   help="chunks per filled store for query latency (default 10000,100000)")
+    p.add_argument("--million", action="store_true", help="also query a 1,000,000-chunk store")
+    p.add_argument("--questions", type=int, default=200, help="questions per latency run")
+    p.add_argument("--load", action="store_true",
+                   help="load test: concurrent clients against `newscite serve` (REST)")
+    p.add_argument("--load-clients", type=int, default=20)
+    p.add_argument("--load-per-client", type=int, default=50)
+    p.add_argument("--no-stock", action="store_true", help="skip the stock LlamaIndex runs")
+    p.add_argument("--no-chroma-server", action="store_true",
+                   help="skip the runs against a `chroma run` server")
+    p.add_argument("--server-ingest-size", type=int, metavar="N",
+                   help="chunks for the ingest against the Chroma server (default: the first "
+                        "--ingest-sizes)")
+    p.add_argument("--quick", action="store_true",
+                   help="CI-sized: a few hundred chunks, few questions (seconds, not minutes)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--quiet", "-q", action="store_true", help="less output")
+    return p
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.results: dict[str, Any] = {"ingest": [], "retrieval": [], "serve": [], "load": None}
+        from eval.bench_corpus import Generator
+        self.gen = Generator(args.seed)
+        self._pool: Any = None
+
+    def say(self, text: str) -> None:
+        if not self.args.quiet:
+            print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+    def worker(self, kind: str, *extra: str) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "eval.bench_worker", kind, *extra]
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT),
+                              env={**os.environ, "HF_HUB_OFFLINE": "1",
+                                   "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
+        line = next((x for x in proc.stdout.splitlines()[::-1] if x.startswith("BENCH ")), None)
+        if proc.returncode or line is None:
+            raise RuntimeError(f"bench worker {kind} failed ({proc.returncode}):\n"
+                               + proc.stderr[-3000:])
+        out = json.loads(line[6:])
+        out["process_seconds"] = time.perf_counter() - t
+        return out
+
+    # --- ingest ------------------------------------------------------------------------------
+    def ingest(self, size: int, chroma_url: str | None = None) -> dict[str, Any]:
+        from eval.bench_corpus import change_corpus, write_corpus
+
+        where = "server" if chroma_url else "embedded"
+        base = self.work / f"ingest-{size}-{where}"
+        corpus = base / "corpus"
+        articles = write_corpus(corpus, size, generator=self.gen)
+        row: dict[str, Any] = {"size": size, "chroma": where, "articles": len(articles)}
+        url = ["--chroma-url", chroma_url] if chroma_url else []
+        coll = ["--collection", f"bench-{size}-{int(time.time())}"]
+        self.say(f"ingest {size} chunks ({where}): bare encode")
+        row["bare"] = self.worker("encode", "--data-dir", str(base), "--corpus", str(corpus))
+        self.say(f"ingest {size} ({where}): newscite")
+        nd = base / "newscite"
+        row["newscite"] = self.worker("ingest", "--data-dir", str(nd), "--corpus", str(corpus),
+                                      "--preload", *url, *coll)
+        self.say(f"ingest {size} ({where}): newscite re-ingest, unchanged")
+        row["newscite_unchanged"] = self.worker("ingest", "--data-dir", str(nd), "--corpus",
+                                                str(corpus), *url, *coll)
+        stock = not self.args.no_stock and not chroma_url
+        sd = base / "stock"
+        if stock:
+            self.say(f"ingest {size}: stock bare encode, stock ingest, stock unchanged")
+            row["stock_bare"] = self.worker("encode", "--data-dir", str(base), "--corpus",
+                                            str(corpus), "--texts", "stock")
+            row["stock"] = self.worker("stock-ingest", "--data-dir", str(sd), "--corpus",
+                                       str(corpus), "--preload")
+            row["stock_unchanged"] = self.worker("stock-ingest", "--data-dir", str(sd),
+                                                 "--corpus", str(corpus))
+        changed = change_corpus(corpus, articles, 0.01, self.args.seed)
+        row["changed_articles"] = len(changed)
+        self.say(f"ingest {size} ({where}): re-ingest with {len(changed)} changed articles")
+        row["newscite_changed"] = self.worker("ingest", "--data-dir", str(nd), "--corpus",
+                                              str(corpus), *url, *coll)
+        if stock:
+            row["stock_changed"] = self.worker("stock-ingest", "--data-dir", str(sd),
+                                               "--corpus", str(corpus))
+        n, b = row["newscite"], row["bare"]
+        row["ratio_to_encode"] = n["seconds"] / b["seconds"]
+        row["cpu_ratio_to_encode"] = n["cpu_seconds"] / b["cpu_seconds"]
+        row["unchanged_fraction"] = row["newscite_unchanged"]["seconds"] / n["seconds"]
+        if stock:
+            s = row["stock"]
+            row["stock_ratio_to_encode"] = s["seconds"] / row["stock_bare"]["seconds"]
+        shutil.rmtree(nd / "chroma", ignore_errors=True)
+        shutil.rmtree(sd, ignore_errors=True)
+        return row
+
+    # --- retrieval ----------------------------------------------------------------------------
+    def pool(self) -> Any:
+        if self._pool is None:
+            from eval.bench_fill import pool_vectors
+            self.say("embedding the sentence pool")
+            self._pool = pool_vectors(self.gen)
+        return self._pool
+
+    def retrieval(self, size: int, chroma_url: str | None = None,
+                  serve: bool = False) -> dict[str, Any]:
+        from eval.bench_fill import fill
+
+        where = "server" if chroma_url else "embedded"
+        data = self.work / f"store-{size}-{where}"
+        stock = not self.args.no_stock and not chroma_url and size <= 100_000
+        coll = f"fill-{size}-{int(time.time())}"
+        self.say(f"filling a {size}-chunk store ({where})" + (" + stock copy" if stock else ""))
+        filled = fill(data, size, self.gen, self.pool(), chroma_url=chroma_url, collection=coll,
+                      stock=f"stock-{coll}" if stock else None, progress=not self.args.quiet)
+        row: dict[str, Any] = {"size": size, "chroma": where, "fill": filled}
+        url = ["--chroma-url", chroma_url] if chroma_url else []
+        q = ["--questions", str(self.args.questions)]
+        self.say(f"queries at {size} ({where}): newscite")
+        row["newscite"] = self.worker("query", "--data-dir", str(data), "--collection", coll,
+                                      *url, *q)
+        if stock:
+            self.say(f"queries at {size}: stock")
+            row["stock"] = self.worker("stock-query", "--data-dir", str(data),
+                                       "--stock-collection", f"stock-{coll}", *q)
+        if serve:
+            row["serve"] = self.serve(data, coll, chroma_url)
+        if not chroma_url:
+            shutil.rmtree(data, ignore_errors=True)
+        return row
+
+    def serve(self, data: Path, collection: str, chroma_url: str | None) -> dict[str, Any]:
+        from eval.bench_corpus import questions
+        from eval.bench_serve import load_test, newscite_server, rss_mb
+
+        import httpx
+        self.say("serving process: newscite serve, extractive")
+        os.environ["NEWSCITE_COLLECTION"] = collection
+        try:
+            with newscite_server(data, chroma_url=chroma_url, log_dir=self.work) as (url, pid):
+                qs = questions(max(20, self.args.questions))
+                for question in qs[:20]:
+                    httpx.post(f"{url}/api/ask", json={"question": question}, timeout=120)
+                out: dict[str, Any] = {"after_queries": 20, **rss_mb(pid)}
+                if self.args.load:
+                    clients, per = self.args.load_clients, self.args.load_per_client
+                    self.say(f"load test: {clients} clients x {per} questions")
+                    out["load"] = load_test(url, qs, clients, per)
+                    out.update({f"after_load_{k}": v for k, v in rss_mb(pid).items()})
+                return out
+        finally:
+            os.environ.pop("NEWSCITE_COLLECTION", None)
+
+    # --- run ----------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        from eval.bench_serve import chroma_server
+
+        a = self.args
+        r = self.results
+        r["help"] = help_time()
+        self.say(f"`newscite --help`: {r['help']['median_s']:.2f}s")
+        for size in a.ingest_sizes:
+            r["ingest"].append(self.ingest(size))
+            self.checkpoint()
+        sizes = list(a.retrieval_sizes) + ([1_000_000] if a.million else [])
+        serve_at = max(s for s in sizes if s <= 100_000) if any(
+            s <= 100_000 for s in sizes) else sizes[0]
+        for size in sizes:
+            r["retrieval"].append(self.retrieval(size, serve=size == serve_at))
+            self.checkpoint()
+        if not a.no_chroma_server:
+            with chroma_server(self.work / "chroma-server") as url:
+                r["ingest"].append(self.ingest(a.server_ingest_size or a.ingest_sizes[0],
+                                               chroma_url=url))
+                self.checkpoint()
+                r["retrieval"].append(self.retrieval(sizes[0], chroma_url=url))
+        return r
+
+    def checkpoint(self) -> None:
+        """Results so far (a long run that fails late keeps its measurements)."""
+        self.args.out.mkdir(parents=True, exist_ok=True)
+        (self.args.out / "results.partial.json").write_text(
+            json.dumps(self.results, indent=2, default=str), encoding="utf-8")
+
+
+def help_time(runs: int = 5) -> dict[str, Any]:
+    from eval.bench_serve import newscite_command
+
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([*newscite_command(), "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return {"median_s": times[len(times) // 2], "min_s": times[0], "runs": runs}
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {"cores": os.cpu_count(), "loadavg_1_5_15": [round(x, 2) for x in load],
+            "python": sys.version.split()[0], "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    if args.quick:
+        args.ingest_sizes = [min(args.ingest_sizes[0], 100)] if args.ingest_sizes else [100]
+        args.retrieval_sizes = [300]
+        args.questions = min(args.questions, 20)
+        args.load_clients, args.load_per_client = min(args.load_clients, 4), min(
+            args.load_per_client, 5)
+    if any(n <= 0 for n in args.ingest_sizes + args.retrieval_sizes) or args.questions <= 0:
+        print("error: sizes and --questions must be positive", file=sys.stderr)
+        return 2
+    from eval.bench_report import write_reports
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="newscite-bench-"))
+    started = time.perf_counter()
+    before = machine()
+    try:
+        results = Bench(args, work).run()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    results["machine"] = {"start": before, "end": machine()}
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["options"] = {k: (str(v) if isinstance(v, Path) else v)
+                          for k, v in vars(args).items()}
+    written = write_reports(results, args.out)
+    (args.out / "results.partial.json").unlink(missing_ok=True)
+    from eval.bench_report import markdown
+    print(markdown(results))
+    if not args.quiet:
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Benchmark reports: results.json, a Markdown table (README-ready) and a PNG plot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _f(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def _rate(run: dict[str, Any] | None) -> float | None:
+    if not run or not run.get("seconds"):
+        return None
+    return run["chunks"] / run["seconds"]
+
+
+def goals(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(goal, measured, met) for each goal of the speed issue."""
+    out: list[tuple[str, str, bool | None]] = []
+    emb = [x for x in r["ingest"] if x["chroma"] == "embedded"]
+    if emb:
+        big = max(emb, key=lambda x: x["size"])
+        out.append(("ingest within 1.15x of bare encode (largest corpus)",
+                    f"{big['ratio_to_encode']:.3f}x wall, {big['cpu_ratio_to_encode']:.3f}x CPU "
+                    f"at {big['newscite']['chunks']} chunks", big["ratio_to_encode"] <= 1.15))
+        out.append(("unchanged re-ingest < 2% of first ingest",
+                    f"{100 * big['unchanged_fraction']:.2f}% "
+                    f"({big['newscite_unchanged']['seconds']:.2f}s, model loaded: "
+                    f"{big['newscite_unchanged']['model_loaded']})",
+                    big["unchanged_fraction"] < 0.02
+                    and not big["newscite_unchanged"]["model_loaded"]))
+    ret = {x["size"]: x for x in r["retrieval"] if x["chroma"] == "embedded"}
+    at = ret.get(100_000) or (ret[max(ret)] if ret else None)
+    if at:
+        n = at["newscite"]
+        out.append((f"retrieval p50 < 30 ms at {at['size']:,} chunks",
+                    f"{n['retrieve']['p50_ms']:.1f} ms", n["retrieve"]["p50_ms"] < 30))
+        out.append((f"extractive answer p50 < 150 ms at {at['size']:,} chunks",
+                    f"{n['answer']['p50_ms']:.1f} ms", n["answer"]["p50_ms"] < 150))
+    if 1_000_000 in ret and 10_000 in ret:
+        a, b = ret[1_000_000]["newscite"], ret[10_000]["newscite"]
+        ratio = a["answer"]["p50_ms"] / b["answer"]["p50_ms"]
+        out.append(("latency at 1M <= 2x latency at 10k (answer p50)", f"{ratio:.2f}x",
+                    ratio <= 2))
+    else:
+        out.append(("latency at 1M <= 2x latency at 10k", "not run (use --million)", None))
+    serve = next((x["serve"] for x in r["retrieval"] if x.get("serve")), None)
+    if serve:
+        out.append(("serving process (no LLM) < 1.5 GB RSS",
+                    f"{serve['rss_mb']:.0f} MB (peak {serve['peak_rss_mb']:.0f} MB)",
+                    serve["peak_rss_mb"] < 1536))
+        load = serve.get("load")
+        if load:
+            out.append(("load test: zero errors", f"{load['errors']} errors of "
+                        f"{load['requests']}", load["errors"] == 0))
+    out.append(("`newscite --help` < 1 s", f"{r['help']['median_s']:.2f} s",
+                r["help"]["median_s"] < 1))
+    worse = [f for f in stock_figures(r) if f[3] is not None and f[3] >= 1]
+    if stock_figures(r):
+        out.append(("faster than stock LlamaIndex on every figure",
+                    "slower on: " + ", ".join(f[0] for f in worse) if worse else "all faster",
+                    not worse))
+    return out
+
+
+def stock_figures(r: dict[str, Any]) -> list[tuple[str, float | None, float | None,
+                                                   float | None]]:
+    """(figure, newscite, stock, newscite/stock) — below 1 means newscite is faster/smaller."""
+    out = []
+    for x in r["ingest"]:
+        if "stock" not in x:
+            continue
+        pairs = [("ingest s", x["newscite"]["seconds"], x["stock"]["seconds"]),
+                 ("ingest time / own bare encode", x["ratio_to_encode"],
+                  x["stock_ratio_to_encode"]),
+                 ("unchanged re-ingest s", x["newscite_unchanged"]["seconds"],
+                  x["stock_unchanged"]["seconds"]),
+                 ("1% changed re-ingest s", x["newscite_changed"]["seconds"],
+                  x["stock_changed"]["seconds"]),
+                 ("ingest peak RSS MB", x["newscite"]["peak_rss_mb"],
+                  x["stock"]["peak_rss_mb"])]
+        out += [(f"{name} ({x['size']:,})", a, b, a / b if b else None) for name, a, b in pairs]
+    for x in r["retrieval"]:
+        if "stock" not in x:
+            continue
+        n, s = x["newscite"], x["stock"]
+        pairs = [("retrieve p50 ms", n["retrieve"]["p50_ms"], s["retrieve"]["p50_ms"]),
+                 ("retrieve p95 ms", n["retrieve"]["p95_ms"], s["retrieve"]["p95_ms"]),
+                 ("query process peak RSS MB", n["peak_rss_mb"], s["peak_rss_mb"])]
+        out += [(f"{name} ({x['size']:,})", a, b, a / b if b else None) for name, a, b in pairs]
+    return out
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r.get("machine", {})
+    lines = ["# newscite benchmark", ""]
+    if m:
+        lines.append(f"{m['start']['cores']} cores; load average at start "
+                     f"{m['start']['loadavg_1_5_15']}, at end {m['end']['loadavg_1_5_15']} "
+                     f"(the machine was shared: compare ratios from the same run); "
+                     f"{m['start']['when']}, {r.get('seconds', 0):.0f} s in all.")
+        lines.append("")
+    lines += ["## Ingest (real model)", "",
+              "| chunks | Chroma | newscite s | chunks/s | bare encode s | ratio wall | ratio CPU "
+              "| unchanged re-run s (% of first) | 1% changed s | peak RSS MB |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for x in r["ingest"]:
+        n = x["newscite"]
+        lines.append(
+            f"| {n['chunks']:,} | {x['chroma']} | {_f(n['seconds'])} | {_f(_rate(n))} | "
+            f"{_f(x['bare']['seconds'])} | {x['ratio_to_encode']:.3f} | "
+            f"{x['cpu_ratio_to_encode']:.3f} | {x['newscite_unchanged']['seconds']:.2f} "
+            f"({100 * x['unchanged_fraction']:.2f}%) | {_f(x['newscite_changed']['seconds'])} "
+            f"| {_f(n['peak_rss_mb'], 0)} |")
+    stock = [x for x in r["ingest"] if "stock" in x]
+    if stock:
+        lines += ["", "Stock LlamaIndex (IngestionPipeline + SentenceSplitter defaults + "
+                  "ChromaVectorStore + docstore upserts), same corpora:", "",
+                  "| corpus chunks (newscite) | stock nodes | stock s | nodes/s | ratio to its "
+                  "bare encode | unchanged re-run s | 1% changed s | peak RSS MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for x in stock:
+            s = x["stock"]
+            lines.append(
+                f"| {x['newscite']['chunks']:,} | {s['chunks']:,} | {_f(s['seconds'])} | "
+                f"{_f(_rate(s))} | {x['stock_ratio_to_encode']:.3f} | "
+                f"{x['stock_unchanged']['seconds']:.2f} | {_f(x['stock_changed']['seconds'])} | "
+                f"{_f(s['peak_rss_mb'], 0)} |")
+    lines += ["", "## Query latency (200 questions unless noted; real query embedding)", "",
+              "| chunks | Chroma | retrieve p50 / p95 ms | extractive answer p50 / p95 ms | "
+              "first query s | query process peak RSS MB | stock retrieve p50 / p95 ms |",
+              "|---:|---|---:|---:|---:|---:|---:|"]
+    for x in r["retrieval"]:
+        n, s = x["newscite"], x.get("stock")
+        lines.append(
+            f"| {x['fill']['chunks']:,} | {x['chroma']} | {n['retrieve']['p50_ms']:.1f} / "
+            f"{n['retrieve']['p95_ms']:.1f} | {n['answer']['p50_ms']:.1f} / "
+            f"{n['answer']['p95_ms']:.1f} | {n['cold_first_query_s']:.2f} | "
+            f"{_f(n['peak_rss_mb'], 0)} | "
+            + (f"{s['retrieve']['p50_ms']:.1f} / {s['retrieve']['p95_ms']:.1f} |" if s
+               else "– |"))
+    serve = [(x["fill"]["chunks"], x["serve"]) for x in r["retrieval"] if x.get("serve")]
+    if serve:
+        lines += ["", "## Serving (`newscite serve`, extractive, no LLM)", ""]
+        for size, sv in serve:
+            lines.append(f"- {size:,} chunks: RSS {sv['rss_mb']:.0f} MB after "
+                         f"{sv['after_queries']} questions (peak {sv['peak_rss_mb']:.0f} MB).")
+            load = sv.get("load")
+            if load:
+                lines.append(
+                    f"- load test, {load['clients']} clients x {load['per_client']} questions "
+                    f"to `POST /api/ask`: {load['requests']} answers, {load['errors']} errors, "
+                    f"{load['throughput_rps']:.1f} answers/s, p50 {load['p50_ms']:.0f} ms, "
+                    f"p95 {load['p95_ms']:.0f} ms (requests queue behind 2 workers); RSS after "
+                    f"{sv.get('after_load_rss_mb', 0):.0f} MB.")
+    figs = stock_figures(r)
+    if figs:
+        lines += ["", "## newscite / stock LlamaIndex (same run; below 1 = newscite better)", "",
+                  "| figure | newscite | stock | ratio |", "|---|---:|---:|---:|"]
+        for name, a, b, ratio in figs:
+            lines.append(f"| {name} | {_f(a, 2)} | {_f(b, 2)} | "
+                         f"{'–' if ratio is None else f'{ratio:.2f}'} |")
+    lines += ["", "## Goals", "", "| goal | measured | met |", "|---|---|---|"]
+    for goal, measured, met in goals(r):
+        lines.append(f"| {goal} | {measured} | {'–' if met is None else 'yes' if met else 'no'} |")
+    lines += ["", f"`newscite --help`: {r['help']['median_s']:.2f} s (median of "
+              f"{r['help']['runs']})."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ret = sorted((x for x in r["retrieval"] if x["chroma"] == "embedded"),
+                 key=lambda x: x["fill"]["chunks"])
+    if ret:
+        xs = [x["fill"]["chunks"] for x in ret]
+        left.plot(xs, [x["newscite"]["retrieve"]["p50_ms"] for x in ret], "o-",
+                  label="newscite retrieve p50")
+        left.plot(xs, [x["newscite"]["answer"]["p50_ms"] for x in ret], "s-",
+                  label="newscite extractive answer p50")
+        left.plot(xs, [x["newscite"]["answer"]["p95_ms"] for x in ret], "s:",
+                  label="newscite answer p95")
+        st = [x for x in ret if "stock" in x]
+        if st:
+            left.plot([x["fill"]["chunks"] for x in st],
+                      [x["stock"]["retrieve"]["p50_ms"] for x in st], "^--",
+                      label="stock LlamaIndex retrieve p50")
+        left.set_xscale("log")
+        left.set_xlabel("chunks in the index")
+        left.set_ylabel("ms")
+        left.set_title("Query latency")
+        left.legend(fontsize=8)
+        left.grid(alpha=0.3)
+    ing = sorted((x for x in r["ingest"] if x["chroma"] == "embedded"),
+                 key=lambda x: x["newscite"]["chunks"])
+    if ing:
+        xs = [x["newscite"]["chunks"] for x in ing]
+        right.plot(xs, [_rate(x["newscite"]) for x in ing], "o-", label="newscite ingest")
+        right.plot(xs, [_rate(x["bare"]) for x in ing], "k--", label="bare model encode")
+        st = [x for x in ing if "stock" in x]
+        if st:
+            right.plot([x["newscite"]["chunks"] for x in st], [_rate(x["stock"]) for x in st],
+                       "^--", label="stock LlamaIndex ingest (its nodes)")
+        right.set_xscale("log")
+        right.set_xlabel("chunks in the corpus")
+        right.set_ylabel("chunks / s")
+        right.set_title("Ingest throughput")
+        right.legend(fontsize=8)
+        right.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_reports(r: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "results.json", out / "results.md", out / "bench.png"]
+    paths[0].write_text(json.dumps(r, indent=2, default=str), encoding="utf-8")
+    paths[1].write_text(markdown(r), encoding="utf-8")
+    plot(r, paths[2])
+    return paths

@@ -1,0 +1,252 @@
+"""One benchmark measurement in its own process (so peak memory is its own); prints one JSON line.
+
+`python -m eval.bench_worker KIND --data-dir D [--corpus C] ...` with KIND one of: encode (the
+bare model), ingest (newscite), stock-ingest (stock LlamaIndex), query (newscite retrieval and
+extractive answers), stock-query (stock LlamaIndex retrieval).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+STOCK_COLLECTION = "stock"
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: ru_maxrss would carry over the parent's
+    peak across fork + exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def latency(values: list[float]) -> dict[str, float]:
+    """Median, p95 and mean in milliseconds."""
+    if not values:
+        return {"p50_ms": 0.0, "p95_ms": 0.0, "mean_ms": 0.0, "n": 0}
+    xs = sorted(values)
+    p95 = xs[min(len(xs) - 1, max(0, round(0.95 * len(xs)) - 1))]
+    return {"p50_ms": round(statistics.median(xs) * 1000, 2), "p95_ms": round(p95 * 1000, 2),
+            "mean_ms": round(statistics.fmean(xs) * 1000, 2), "n": len(xs)}
+
+
+class Clock:
+    """Wall and process CPU seconds of a block."""
+
+    def __enter__(self) -> "Clock":
+        self.wall, self.cpu = time.perf_counter(), cpu_seconds()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = cpu_seconds() - self.cpu
+
+
+def _embedder(preload: bool) -> Any:
+    from index.embed import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    if preload:
+        embedder.embed(["warm up the model"])
+    return embedder
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from rag.settings import Settings
+    return Settings(data_dir=Path(args.data_dir), chroma_url=args.chroma_url or None,
+                    collection=args.collection, engine="extractive")
+
+
+def newscite_texts(corpus: Path) -> list[str]:
+    """Exactly the texts newscite's ingest embeds for a corpus."""
+    from index.chunk import chunk_article, embed_text
+    from index.load import load_paths
+    from index.models import Article
+
+    return [embed_text(a.title, c.text) for a in load_paths([corpus]) if isinstance(a, Article)
+            for c in chunk_article(a)]
+
+
+def stock_documents(corpus: Path) -> list[Any]:
+    """The articles as a new LlamaIndex user feeds them: Documents with file metadata, stable
+    ids (the path) so a re-run can skip unchanged ones."""
+    from llama_index.core import Document
+    from llama_index.core.readers.file.base import default_file_metadata_func
+
+    from eval.dataset import load_articles
+
+    return [Document(id_=a.path, text=a.text, metadata=default_file_metadata_func(a.path))
+            for a in load_articles([corpus])]
+
+
+def do_encode(args: argparse.Namespace) -> dict[str, Any]:
+    kind = args.texts
+    texts = newscite_texts(Path(args.corpus))
+    if kind == "stock":
+        from llama_index.core.node_parser import SentenceSplitter
+        nodes = SentenceSplitter().get_nodes_from_documents(stock_documents(Path(args.corpus)))
+        texts = [n.get_content(metadata_mode="embed") for n in nodes]
+    embedder = _embedder(True)
+    with Clock() as c:
+        embedder.model.encode(texts, batch_size=32, normalize_embeddings=True,
+                              convert_to_numpy=True, show_progress_bar=False)
+    return {"texts": kind, "chunks": len(texts), "seconds": c.wall, "cpu_seconds": c.cpu,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def do_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    from index.embed import MiniLMEmbedder
+    from rag.assistant import Assistant
+
+    embedder = _embedder(args.preload)
+    assistant = Assistant(_settings(args), embedder=embedder)
+    with Clock() as c:
+        report = assistant.ingest([Path(args.corpus)])
+    assistant.close()
+    return {"chunks": report.chunks_embedded, "seconds": c.wall, "cpu_seconds": c.cpu,
+            "summary": report.summary(), "timings": report.timings,
+            "model_loaded": MiniLMEmbedder._model is not None, "peak_rss_mb": peak_rss_mb()}
+
+
+def _stock_pipeline(data_dir: Path, embedder: Any) -> tuple[Any, Any, Any]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from rag.retrieve import make_llama_embedding
+
+    client = chromadb.PersistentClient(path=str(data_dir / "chroma"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection(STOCK_COLLECTION, embedding_function=None)
+    store = ChromaVectorStore(chroma_collection=collection)
+    pipeline = IngestionPipeline(
+        transformations=[SentenceSplitter(), make_llama_embedding(embedder)],
+        vector_store=store, docstore=SimpleDocumentStore(),
+        docstore_strategy=DocstoreStrategy.UPSERTS)
+    cache = data_dir / "pipeline"
+    if cache.is_dir():
+        pipeline.load(str(cache))
+    return pipeline, collection, cache
+
+
+def do_stock_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    from index.embed import MiniLMEmbedder
+
+    embedder = _embedder(args.preload)
+    data_dir = Path(args.data_dir)
+    with Clock() as c:
+        pipeline, collection, cache = _stock_pipeline(data_dir, embedder)
+        nodes = pipeline.run(documents=stock_documents(Path(args.corpus)), show_progress=False)
+        pipeline.persist(str(cache))
+    return {"chunks": len(nodes), "stored": collection.count(), "seconds": c.wall,
+            "cpu_seconds": c.cpu, "model_loaded": MiniLMEmbedder._model is not None,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def _questions(args: argparse.Namespace) -> list[str]:
+    from eval.bench_corpus import questions
+    return questions(args.questions)
+
+
+def do_query(args: argparse.Namespace) -> dict[str, Any]:
+    from rag.assistant import Assistant
+
+    qs = _questions(args)
+    assistant = Assistant(_settings(args), embedder=_embedder(True))
+    with Clock() as cold:
+        assistant.retrieve("warm up: opening the indexes")
+    retrieve, answer = [], []
+    for q in qs:
+        t = time.perf_counter()
+        assistant.retrieve(q)
+        retrieve.append(time.perf_counter() - t)
+    # answers are timed from cold per-question caches (query vectors, passage analyses)
+    from rag import fusion
+    assistant.retriever.dense._vectors.clear()
+    fusion._CACHE.clear()
+    refused = 0
+    for q in qs:
+        t = time.perf_counter()
+        got = assistant.ask(q, engine="extractive")
+        answer.append(time.perf_counter() - t)
+        refused += got.refused
+    return {"cold_first_query_s": cold.wall, "retrieve": latency(retrieve),
+            "answer": latency(answer), "refused": refused, "questions": len(qs),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def do_stock_query(args: argparse.Namespace) -> dict[str, Any]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from rag.retrieve import make_llama_embedding
+
+    qs = _questions(args)
+    embedder = _embedder(True)
+    with Clock() as cold:
+        client = chromadb.PersistentClient(path=str(Path(args.data_dir) / "chroma"),
+                                           settings=ChromaSettings(anonymized_telemetry=False))
+        collection = client.get_collection(args.stock_collection, embedding_function=None)
+        index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=collection),
+                                                   embed_model=make_llama_embedding(embedder))
+        retriever = index.as_retriever(similarity_top_k=6)
+        retriever.retrieve("warm up: opening the indexes")
+    retrieve = []
+    for q in qs:
+        t = time.perf_counter()
+        retriever.retrieve(q)
+        retrieve.append(time.perf_counter() - t)
+    return {"cold_first_query_s": cold.wall, "retrieve": latency(retrieve),
+            "questions": len(qs), "peak_rss_mb": peak_rss_mb()}
+
+
+KINDS = {"encode": do_encode, "ingest": do_ingest, "stock-ingest": do_stock_ingest,
+         "query": do_query, "stock-query": do_stock_query}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m eval.bench_worker")
+    p.add_argument("kind", choices=sorted(KINDS))
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--corpus")
+    p.add_argument("--chroma-url")
+    p.add_argument("--collection", default="newscite")
+    p.add_argument("--stock-collection", default=STOCK_COLLECTION)
+    p.add_argument("--texts", default="newscite", choices=["newscite", "stock"])
+    p.add_argument("--questions", type=int, default=200)
+    p.add_argument("--preload", action="store_true", help="load the model before timing")
+    args = p.parse_args(argv)
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    result = KINDS[args.kind](args)
+    print("BENCH " + json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

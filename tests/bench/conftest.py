@@ -1,0 +1,1 @@
+"""Benchmark and robustness tests: real processes, real model, loopback only."""

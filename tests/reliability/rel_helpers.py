@@ -1,0 +1,113 @@
+"""Shared by the reliability tests: corpus paths, the `newscite` subprocess, fresh-process checks."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "eval" / "corpus" / "sample"
+SEEDS = (ROOT / ".." / "shared" / "corpus" / "seeds").resolve()
+PYTHON = sys.executable
+SNAPSHOT = Path(__file__).with_name("snapshot.py")
+GOLDEN = "How many Turkish soldiers died in the air raid, according to the Hatay governor?"
+
+BASE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False",
+            "TOKENIZERS_PARALLELISM": "false"}
+for _name in ("NEWSCITE_TEST_KILL", "NEWSCITE_GROUP_CHUNKS", "NEWSCITE_DATA_DIR"):
+    BASE_ENV.pop(_name, None)
+
+# `python -m rag` plus two test-only knobs, applied in the child before the CLI runs:
+# NEWSCITE_GROUP_CHUNKS (until index.pipeline reads it itself: setting the constant is the same)
+# NEWSCITE_TEST_SLOW_EMBED (seconds of sleep before each embedding call) and NEWSCITE_TEST_GATE
+# (a file: from the second embedding call on, wait while it exists), so another process can be
+# run at a known point of a running ingest; NEWSCITE_TEST_KILL_IN_UPSERT=N:SECONDS kills the
+# process that long after its Nth Chroma upsert started (inside Chroma's own write, usually).
+LAUNCHER = """
+import os, sys, time
+group = os.environ.get("NEWSCITE_GROUP_CHUNKS")
+if group:
+    import index.pipeline
+    index.pipeline.GROUP_CHUNKS = int(group)
+slow = float(os.environ.get("NEWSCITE_TEST_SLOW_EMBED") or 0)
+gate = os.environ.get("NEWSCITE_TEST_GATE")
+if slow or gate:
+    import index.embed
+    _embed = index.embed.MiniLMEmbedder.embed
+    _calls = [0]
+    def embed(self, texts):
+        _calls[0] += 1
+        deadline = time.monotonic() + 300
+        while gate and _calls[0] >= 2 and os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(slow)
+        return _embed(self, texts)
+    index.embed.MiniLMEmbedder.embed = embed
+timed = os.environ.get("NEWSCITE_TEST_KILL_IN_UPSERT")
+if timed:
+    import signal, threading
+    import index.store
+    _nth, _delay = timed.split(":")
+    _upsert = index.store.ChromaStore.upsert
+    _count = [0]
+    def upsert(self, *args, **kwargs):
+        _count[0] += 1
+        if _count[0] == int(_nth):
+            threading.Timer(float(_delay), os.kill, (os.getpid(), signal.SIGKILL)).start()
+        return _upsert(self, *args, **kwargs)
+    index.store.ChromaStore.upsert = upsert
+from rag.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300,
+        user: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `newscite ARGS` in a fresh process (as `user` via setpriv when given)."""
+    cmd = [PYTHON, "-c", LAUNCHER, *map(str, args)]
+    if user:
+        import pwd
+        entry = pwd.getpwnam(user)
+        cmd = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
+               *cmd]
+    return subprocess.run(cmd, env={**BASE_ENV, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or ROOT)
+
+
+def popen_cli(*args: str | Path, env: dict[str, str] | None = None,
+              log: Path | None = None) -> subprocess.Popen[str]:
+    out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - closed by the caller
+    return subprocess.Popen([PYTHON, "-c", LAUNCHER, *map(str, args)],
+                            env={**BASE_ENV, **(env or {})}, stdout=out,
+                            stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,
+                            cwd=ROOT)
+
+
+def copy_corpus(target: Path) -> Path:
+    """The sample corpus plus the two seed articles, copied so a test may edit them."""
+    shutil.copytree(SAMPLE, target)
+    for seed in sorted(SEEDS.glob("*.txt")):
+        shutil.copy(seed, target / seed.name)
+    for path in target.iterdir():
+        path.chmod(0o644)
+    return target
+
+
+def snapshot(dirs: list[Path], question: str = GOLDEN, timeout: float = 300) -> dict[str, Any]:
+    """For each data folder, from a fresh process: ids in the manifest, Chroma and the keyword
+    table, `verify` problems, and the golden query's top passages and answer."""
+    proc = subprocess.run([PYTHON, str(SNAPSHOT), question, *map(str, dirs)], env=BASE_ENV,
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def release_chroma(data_dir: Path) -> None:
+    """Stop this process's embedded Chroma for a folder, so the folder can be copied safely."""
+    from index.verify import _release_embedded
+    _release_embedded(data_dir / "chroma")

@@ -1,0 +1,34 @@
+"""Security fixtures: the real embedding model and an index of the injection corpus."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ROOT = Path(__file__).resolve().parents[2]
+INJECTION = ROOT / "eval" / "corpus" / "injection"
+SAMPLE = ROOT / "eval" / "corpus" / "sample"
+GOLD = ROOT / "eval" / "gold" / "injection.jsonl"
+
+
+@pytest.fixture(scope="session")
+def minilm():  # noqa: ANN201
+    from index.embed import MiniLMEmbedder
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def injected(tmp_path_factory: pytest.TempPathFactory, minilm):  # noqa: ANN001, ANN201
+    """A real Assistant over the injection articles plus the sample corpus (distractors)."""
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("injection"),
+                                   engine="extractive"), embedder=minilm)
+    report = assistant.ingest([INJECTION, SAMPLE])
+    assert not report.skipped
+    yield assistant
+    assistant.close()
