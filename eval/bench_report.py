@@ -26,9 +26,11 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     emb = [x for x in r["ingest"] if x["chroma"] == "embedded"]
     if emb:
         big = max(emb, key=lambda x: x["size"])
-        out.append(("ingest within 1.15x of bare encode (largest corpus)",
-                    f"{big['ratio_to_encode']:.3f}x wall, {big['cpu_ratio_to_encode']:.3f}x CPU "
-                    f"at {big['newscite']['chunks']} chunks", big["ratio_to_encode"] <= 1.15))
+        for row in sorted(emb, key=lambda x: x["size"]):
+            out.append((f"ingest within 1.15x of bare encode ({row['newscite']['chunks']:,} "
+                         "chunks)",
+                         f"{row['ratio_to_encode']:.3f}x wall, {row['cpu_ratio_to_encode']:.3f}x "
+                         f"CPU", row["ratio_to_encode"] <= 1.15))
         out.append(("unchanged re-ingest < 2% of first ingest",
                     f"{100 * big['unchanged_fraction']:.2f}% "
                     f"({big['newscite_unchanged']['seconds']:.2f}s, model loaded: "
@@ -79,6 +81,8 @@ def stock_figures(r: dict[str, Any]) -> list[tuple[str, float | None, float | No
         pairs = [("ingest s", x["newscite"]["seconds"], x["stock"]["seconds"]),
                  ("ingest time / own bare encode", x["ratio_to_encode"],
                   x["stock_ratio_to_encode"]),
+                 ("ingest CPU / own bare encode CPU", x["cpu_ratio_to_encode"],
+                  x.get("stock_cpu_ratio_to_encode")),
                  ("unchanged re-ingest s", x["newscite_unchanged"]["seconds"],
                   x["stock_unchanged"]["seconds"]),
                  ("1% changed re-ingest s", x["newscite_changed"]["seconds"],
@@ -108,14 +112,16 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append("")
     lines += ["## Ingest (real model)", "",
               "| chunks | Chroma | newscite s | chunks/s | bare encode s | ratio wall | ratio CPU "
-              "| unchanged re-run s (% of first) | 1% changed s | peak RSS MB |",
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| ingest / its own encode step | unchanged re-run s (% of first) | 1% changed s "
+              "| peak RSS MB |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for x in r["ingest"]:
         n = x["newscite"]
         lines.append(
             f"| {n['chunks']:,} | {x['chroma']} | {_f(n['seconds'])} | {_f(_rate(n))} | "
             f"{_f(x['bare']['seconds'])} | {x['ratio_to_encode']:.3f} | "
-            f"{x['cpu_ratio_to_encode']:.3f} | {x['newscite_unchanged']['seconds']:.2f} "
+            f"{x['cpu_ratio_to_encode']:.3f} | {_f(x.get('ratio_to_own_embed'), 3)} | "
+            f"{x['newscite_unchanged']['seconds']:.2f} "
             f"({100 * x['unchanged_fraction']:.2f}%) | {_f(x['newscite_changed']['seconds'])} "
             f"| {_f(n['peak_rss_mb'], 0)} |")
     stock = [x for x in r["ingest"] if "stock" in x]
@@ -123,13 +129,14 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["", "Stock LlamaIndex (IngestionPipeline + SentenceSplitter defaults + "
                   "ChromaVectorStore + docstore upserts), same corpora:", "",
                   "| corpus chunks (newscite) | stock nodes | stock s | nodes/s | ratio to its "
-                  "bare encode | unchanged re-run s | 1% changed s | peak RSS MB |",
+                  "bare encode (wall / CPU) | unchanged re-run s | 1% changed s | peak RSS MB |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for x in stock:
             s = x["stock"]
             lines.append(
                 f"| {x['newscite']['chunks']:,} | {s['chunks']:,} | {_f(s['seconds'])} | "
-                f"{_f(_rate(s))} | {x['stock_ratio_to_encode']:.3f} | "
+                f"{_f(_rate(s))} | {x['stock_ratio_to_encode']:.3f} / "
+                f"{_f(x.get('stock_cpu_ratio_to_encode'), 3)} | "
                 f"{x['stock_unchanged']['seconds']:.2f} | {_f(x['stock_changed']['seconds'])} | "
                 f"{_f(s['peak_rss_mb'], 0)} |")
     lines += ["", "## Query latency (200 questions unless noted; real query embedding)", "",
@@ -206,7 +213,7 @@ def plot(r: dict[str, Any], path: Path) -> None:
     if ing:
         xs = [x["newscite"]["chunks"] for x in ing]
         right.plot(xs, [_rate(x["newscite"]) for x in ing], "o-", label="newscite ingest")
-        right.plot(xs, [_rate(x["bare"]) for x in ing], "k--", label="bare model encode")
+        right.plot(xs, [_rate(x["bare"]) for x in ing], "kD--", label="bare model encode")
         st = [x for x in ing if "stock" in x]
         if st:
             right.plot([x["newscite"]["chunks"] for x in st], [_rate(x["stock"]) for x in st],

@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 K1, B = 1.2, 0.75
 SNAPSHOT_VERSION = 1
 SNAPSHOT_MIN_ROWS = 20_000  # smaller indexes build from SQLite in well under a second
-_WEIGHT_CACHE_ENTRIES = 8_000_000  # posting weights kept between queries (32 MB)
+COMPACT_MIN_ROWS = 1000  # past this, an index with more dead rows than live ones is rebuilt
+_WEIGHT_CACHE_ENTRIES = 2_000_000  # posting weights kept between queries (16 MB)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kw (
@@ -39,12 +40,36 @@ CREATE INDEX IF NOT EXISTS kw_article ON kw(article_id);
 """
 
 
+def _ascii_words(text: str) -> list[str]:
+    """`rag.text.words` for ASCII text, where folding is just lowercasing."""
+    acronym = getattr(tx, "_ACRONYM", None)
+    if acronym is not None:
+        text = acronym.sub(lambda m: m.group().replace(".", ""), text)
+    return tx._WORD.findall(text.lower())
+
+
+_PROBES = ("U.S. and U.N. troops met the E.U. envoy.", "Mr. Smith's 1,709 dogs; it's 33rd",
+           "e.g. state-run TV - A.B.C. news, x.y.z", "Don't stop: 4.5 percent, O'Neil")
+# the fast path is used only while it agrees with rag.text (which may change under us)
+_FAST = all(_ascii_words(p) == tx.words(p) and tx.fold(p) == p.lower() for p in _PROBES)
+
+
+def fast_words(text: str) -> list[str]:
+    """`rag.text.words`, without the slow Unicode folding for ASCII text."""
+    return _ascii_words(text) if _FAST and text.isascii() else tx.words(text)
+
+
+def fast_fold(text: str) -> str:
+    """`rag.text.fold`, without the Unicode work for ASCII text."""
+    return text.lower() if _FAST and text.isascii() else tx.fold(text)
+
+
 def query_terms(text: str) -> list[str]:
-    """`rag.text.terms`, with a fast path for ASCII text (folding ASCII is lowercasing)."""
-    if not text.isascii():
+    """`rag.text.terms`, with the fast path for ASCII text."""
+    if not (_FAST and text.isascii()):
         return tx.terms(text)
     stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
-    return [stem(w) for w in tx._WORD.findall(text.lower()) if w not in stop and w not in qwords]
+    return [stem(w) for w in _ascii_words(text) if w not in stop and w not in qwords]
 
 
 def term_counts(text: str) -> tuple[int, str]:
@@ -125,6 +150,10 @@ class KeywordSearcher:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """An empty in-memory index (the connection and data version are kept)."""
         self.vocab: dict[str, int] = {}
         self.ids: list[str] = []
         self._articles = _Codes()
@@ -166,23 +195,8 @@ class KeywordSearcher:
         self._version = version
         if first and not len(self.ids):
             self._load_snapshot()
-        cursor = db.execute("SELECT rid, chunk_id, article_id, length, terms, source, "
-                            "published_ts FROM kw WHERE rid > ? ORDER BY rid", (self._max_rid,))
-        parsed = []
-        while rows := cursor.fetchmany(100_000):
-            parsed.append(self._append(rows))
-        appended = sum(len(p[0]) for p in parsed)
-        if parsed:
-            tids, docs, tfs = (np.concatenate([p[i] for p in parsed]) for i in range(3))
-            if first or self._delta_size + len(tids) > max(200_000, len(self._docs) // 4):
-                self._merge(tids, docs, tfs)
-            else:
-                for tid, doc, tf in zip(tids.tolist(), docs.tolist(), tfs.tolist()):
-                    got = self._delta.setdefault(tid, ([], []))
-                    got[0].append(doc)
-                    got[1].append(tf)
-                self._delta_size += len(tids)
-        changed = bool(parsed)
+        appended = self._append_all(db, first)
+        changed = bool(appended)
         total = db.execute("SELECT COUNT(*) FROM kw").fetchone()[0]
         if total != self._alive_count:
             live = np.fromiter((r for (r,) in db.execute("SELECT rid FROM kw")), dtype=np.int64)
@@ -197,8 +211,36 @@ class KeywordSearcher:
             self._weights.clear()
             self._weights_size = 0
             self._unsaved += appended
+            if len(self.ids) > COMPACT_MIN_ROWS and self._alive_count * 2 < len(self.ids):
+                # mostly replaced rows: rebuild from the live rows only, to bound memory
+                self._reset()
+                self._append_all(db, first=True)
+                self._generation += 1
+                self._unsaved = len(self.ids)
             if len(self.ids) >= SNAPSHOT_MIN_ROWS and self._unsaved * 5 > len(self.ids):
                 self.save_snapshot()
+
+    def _append_all(self, db: sqlite3.Connection, first: bool) -> int:
+        """Read every row past the last one seen; returns how many."""
+        cursor = db.execute("SELECT rid, chunk_id, article_id, length, terms, source, "
+                            "published_ts FROM kw WHERE rid > ? ORDER BY rid", (self._max_rid,))
+        parsed = []
+        count = 0
+        while rows := cursor.fetchmany(100_000):
+            parsed.append(self._append(rows))
+            count += len(rows)
+        if not parsed:
+            return 0
+        tids, docs, tfs = (np.concatenate([p[i] for p in parsed]) for i in range(3))
+        if first or self._delta_size + len(tids) > max(200_000, len(self._docs) // 4):
+            self._merge(tids, docs, tfs)
+        else:
+            for tid, doc, tf in zip(tids.tolist(), docs.tolist(), tfs.tolist()):
+                got = self._delta.setdefault(tid, ([], []))
+                got[0].append(doc)
+                got[1].append(tf)
+            self._delta_size += len(tids)
+        return count
 
     def _append(self, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Record rows' metadata; returns their parsed postings."""
@@ -306,9 +348,7 @@ class KeywordSearcher:
                 self._max_rid = int(z["max_rid"])
         except (OSError, ValueError, KeyError) as exc:
             logger.warning("ignoring unreadable keyword snapshot %s: %s", path, exc)
-            db, version = self._db, self._version
-            self.__init__(self.db_path)  # type: ignore[misc]  # start empty
-            self._db, self._version = db, version
+            self._reset()
             return
         self._alive_count = int(self.alive.sum())
         self._alive_length = float(self.lengths[self.alive].sum(dtype=np.float64))

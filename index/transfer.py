@@ -147,7 +147,7 @@ def _write_articles(assistant: Any, articles: list[Article], keys: dict[str, str
         return public(articles, keys=keys, progress=progress)
     timings: dict[str, float] = {}
     with write_lock(Path(settings.data_dir)):
-        indexer._check_meta()  # noqa: SLF001 - same steps as Indexer.ingest, minus loading
+        indexer._check_meta()  # noqa: SLF001 - Indexer.ingest's steps, minus loading files
         indexer._finish_pending()  # noqa: SLF001
         plan = indexer._plan(articles)  # noqa: SLF001
         t = time.perf_counter()

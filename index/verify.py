@@ -1,4 +1,4 @@
-"""Check that the manifest, Chroma and the keyword table agree; rebuild both stores from the manifest."""
+"""Check that the manifest, Chroma and keyword table agree; rebuild the stores from the manifest."""
 from __future__ import annotations
 
 import hashlib
@@ -192,7 +192,7 @@ def _chroma_side(assistant: Any, expected: dict[str, _Expected], problems: list[
     except ModelMismatchError as exc:
         problems.append(Problem("collection-model", str(exc)))
         return
-    except (StoreError, Exception) as exc:  # noqa: BLE001 - a damaged store raises anything
+    except (StoreError, Exception) as exc:  # noqa: BLE001 - a damaged store raises any type
         problems.append(Problem("store-unreadable", _short(exc)))
         return
     meta = collection.metadata or {}
@@ -225,15 +225,15 @@ def _chroma_side(assistant: Any, expected: dict[str, _Expected], problems: list[
                 elif len(seen) % stride == 0 and len(sample) < probes:
                     sample.append((cid, vector))
         count = int(collection.count())
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a damaged store raises anything
         problems.append(Problem("store-unreadable", f"reading the Chroma collection failed: "
                                 f"{_short(exc)}"))
         return
     missing = sorted(set(expected) - seen)
     for kind, ids, what in (
             ("missing-in-chroma", missing, "indexed chunks are missing from Chroma"),
-            ("orphan-in-chroma", sorted(orphans), "Chroma chunks belong to no indexed article "
-                                                  "(stale or from an interrupted ingest)"),
+            ("orphan-in-chroma", sorted(orphans), ("Chroma chunks belong to no indexed article "
+                                                   "(stale or from an interrupted ingest)")),
             ("chunk-text", bad_text, "Chroma chunk texts differ from article.text[start:end]"),
             ("chunk-metadata", bad_meta, "Chroma chunk metadata (article, offsets) is wrong"),
             ("bad-vector", bad_vec, f"Chroma vectors are not finite unit {embedder.dim}-d")):
@@ -253,7 +253,7 @@ def _probe(collection: Any, sample: list[tuple[str, Any]], problems: list[Proble
         got = collection.query(query_embeddings=[np.asarray(v, dtype=np.float32)
                                                  for _, v in sample],
                                n_results=1, include=["distances"])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a damaged index raises anything
         problems.append(Problem("vector-index", f"the dense index cannot be searched: "
                                 f"{_short(exc)}"))
         return

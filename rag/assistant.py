@@ -108,16 +108,27 @@ class Assistant:
                     self._engines[name] = ExtractiveEngine()
                 elif name == "local":
                     from rag.llm.local import LocalEngine
-                    self._engines[name] = LocalEngine(self.settings)
+                    self._engines[name] = LocalEngine(
+                        self.settings, precheck=self.settings.llm_precheck,
+                        refuse_below=self.settings.llm_refuse_below)
                 elif name == "openai":
                     if not self.settings.openai_base_url:
                         raise ConfigError("the openai engine needs openai_base_url "
                                           "(NEWSCITE_OPENAI_BASE_URL or --openai-url)")
                     from rag.llm.openai import OpenAIEngine
-                    self._engines[name] = OpenAIEngine(self.settings)
+                    self._engines[name] = OpenAIEngine(
+                        self.settings, precheck=self.settings.llm_precheck,
+                        refuse_below=self.settings.llm_refuse_below)
                 else:
                     raise ConfigError(f"unknown engine {name!r}")
             return self._engines[name]
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the default engine now, not on the first question."""
+        self.embedder.embed(["warm up"])
+        engine = self.engine()
+        if hasattr(engine, "load"):
+            engine.load()
 
     def _prepare(self, question: str) -> tuple[str, list[str]]:
         if not isinstance(question, str):

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from index.chunk import sentence_spans
+from index.keyword import fast_fold, fast_words, query_terms
 from rag import text as tx
 from rag.types import Hit
 
@@ -41,14 +42,7 @@ class RerankWeights:
 
 def fast_terms(text: str) -> list[str]:
     """`tx.terms`, with a fast path for ASCII text (folding ASCII is just lowercasing)."""
-    if not text.isascii():
-        return tx.terms(text)
-    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
-    return [stem(w) for w in tx._WORD.findall(text.lower()) if w not in stop and w not in qwords]
-
-
-def fast_fold(text: str) -> str:
-    return text.lower() if text.isascii() else tx.fold(text)
+    return query_terms(text)
 
 
 @dataclass(frozen=True)
@@ -64,14 +58,14 @@ class _Analysis:
 
 
 _CACHE: OrderedDict[str, _Analysis] = OrderedDict()
-_CACHE_SIZE = 8192  # passages; hits recur across questions (popular chunks, follow-ups)
+_CACHE_SIZE = 2048  # passages; hits recur across questions (popular chunks, follow-ups)
 
 
 def _words_numbers(text: str) -> tuple[list[str], frozenset[str]]:
     """(`tx.terms`, `tx.numbers`) of a text, folding it once (ASCII: just lowercasing)."""
     if not text.isascii():
         return tx.terms(text), frozenset(tx.numbers(text))
-    words = tx._WORD.findall(text.lower())
+    words = fast_words(text)
     stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
     numbers = {m.group().replace(",", "") for m in tx._NUMBER.finditer(text)}
     numbers.update(tx.NUMBER_WORDS[w] for w in words if w in tx.NUMBER_WORDS)

@@ -43,7 +43,9 @@ class Settings:
     llm_ctx: int = 4096
     llm_max_tokens: int = 200
     llm_timeout: float = 120.0
-    evidence_tokens: int = 700
+    evidence_tokens: int = 400
+    llm_precheck: bool = True  # a one-token "do the passages answer this?" check first
+    llm_refuse_below: float = -0.1  # refuse when log P(yes) - log P(no) is below this
     # OpenAI-compatible server
     openai_base_url: str | None = None
     openai_model: str = "local"

@@ -58,12 +58,34 @@ def check_bind(host: str, auth_token: str | None, insecure: bool) -> None:
                       "(or set NEWSCITE_AUTH_TOKEN), or --insecure to serve it open anyway")
 
 
-class Guard:
-    """ASGI middleware: hides Gradio's monitoring routes and, with a token, refuses (401) every
-    request that does not carry it (Authorization: Bearer, the cookie, or ?token= once)."""
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+
+def _hostname(authority: str) -> str:
+    """'[::1]:7860' -> '::1', 'Example.org:80' -> 'example.org'."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0]
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+class Guard:
+    """ASGI middleware in front of everything (REST, article pages, Gradio).
+
+    - hides Gradio's monitoring routes (404);
+    - with `allowed_hosts`, refuses other Host headers (400): a web page whose name resolves to
+      127.0.0.1 (DNS rebinding) cannot read the loopback server;
+    - refuses (403) state-changing requests a browser sends from another site (its Origin is
+      not this server): a web page cannot upload, delete or ask through the user's browser;
+    - with a token, refuses (401) every request that does not carry it (Authorization: Bearer,
+      the cookie, or ?token= once)."""
+
+    def __init__(self, app: ASGIApp, token: str | None,
+                 allowed_hosts: frozenset[str] | set[str] | None = None) -> None:
         self.app = app
+        self.allowed_hosts = frozenset(h.lower().strip("[]") for h in allowed_hosts) \
+            if allowed_hosts is not None else None
         self.token = token.encode() if token else None
         # the cookie holds a digest, never the token itself
         self.cookie = hmac.new(self.token, b"newscite-cookie", "sha256").hexdigest() \
@@ -85,11 +107,19 @@ class Guard:
         if any(path == p or path.startswith(p + "/") for p in HIDDEN_PREFIXES):
             await _reply(scope, send, 404, {"detail": "Not Found"})
             return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        if self.allowed_hosts is not None and _hostname(host) not in self.allowed_hosts:
+            await _reply(scope, send, 400, {"detail": "unexpected Host header"})
+            return
+        if scope["type"] == "websocket" or scope.get("method", "GET") not in SAFE_METHODS:
+            if _cross_site(headers):
+                await _reply(scope, send, 403, {"detail": "cross-site request refused"})
+                return
         if self.token is None:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
         bearer = headers.get("authorization", "")
         if bearer[:7].lower() == "bearer " and self._ok(bearer[7:].strip()):
             await self.app(scope, receive, send)
@@ -127,6 +157,19 @@ class Guard:
         await self.app(scope, receive, send_with_cookie if scope["type"] == "http" else send)
 
 
+def _cross_site(headers: dict[str, str]) -> bool:
+    """True when a browser sent this request from a page of another origin."""
+    origin = headers.get("origin")
+    if origin is None:
+        # browsers send Origin with every cross-origin POST; Sec-Fetch-Site backs it up
+        return headers.get("sec-fetch-site", "") == "cross-site"
+    if origin == "null":  # sandboxed frames, file:// pages
+        return True
+    here = headers.get("x-forwarded-host") or headers.get("host", "")
+    authority = origin.split("://", 1)[-1].split("/", 1)[0].lower()
+    return authority != here.strip().lower()
+
+
 def _cookie(header: str, name: str) -> str | None:
     for part in header.split(";"):
         key, _, value = part.strip().partition("=")
@@ -149,11 +192,13 @@ async def _reply(scope: Scope, send: Send, status: int, body: dict[str, Any],
 
 
 def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
-               queue_size: int = 64, auth_token: str | None = None) -> Any:
+               queue_size: int = 64, auth_token: str | None = None,
+               allowed_hosts: frozenset[str] | set[str] | None = None) -> Any:
     """A FastAPI app: REST API under /api (OpenAPI at /docs), /article/{id}, Gradio at /.
 
     With `auth_token`, every route (REST, article pages, the web UI and Gradio's own) answers
-    401 unless the request carries the token."""
+    401 unless the request carries the token; with `allowed_hosts`, requests naming another
+    Host get 400. Cross-site browser writes are always refused (see `Guard`)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     from fastapi import FastAPI
@@ -183,8 +228,24 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
         app, blocks, path="/", server_name="127.0.0.1", show_error=False,
         max_file_size=max_upload_bytes, allowed_paths=[], blocked_paths=[data_dir],
         footer_links=["api"], ssr_mode=False, mcp_server=False, css=render.CSS)
-    app.add_middleware(Guard, token=auth_token)
+    app.add_middleware(Guard, token=auth_token, allowed_hosts=allowed_hosts)
     return app
+
+
+def _warm_engine_in_background(assistant: Any) -> None:
+    """Load the LLM (when the default engine uses one) while the server starts answering."""
+    import threading
+
+    def work() -> None:
+        try:
+            engine = assistant.engine()
+            if hasattr(engine, "load"):
+                engine.load()
+                logger.warning("the %s answer engine is loaded", engine.name)
+        except Exception as exc:  # the first question reports it properly
+            logger.warning("could not preload the answer engine: %s", exc)
+
+    threading.Thread(target=work, name="warm-engine", daemon=True).start()
 
 
 def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
@@ -211,7 +272,10 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
         assistant.retrieve("warm up")
     except RagError as exc:  # an empty or unreachable index: say so, serve anyway
         logger.warning("%s", exc)
-    app = create_app(assistant, auth_token=auth_token)
+    _warm_engine_in_background(assistant)
+    # on loopback, only loopback names: a rebinding DNS name pointing here is refused
+    hosts = (LOOPBACK_NAMES | {host.lower().strip("[]")}) if is_loopback(host) else None
+    app = create_app(assistant, auth_token=auth_token, allowed_hosts=hosts)
     shown = f"[{host}]" if ":" in host else host
     logger.warning("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
                    "/docs)%s; press Ctrl+C to stop", len(assistant.articles()), shown, port,

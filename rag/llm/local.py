@@ -6,20 +6,20 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag.errors import EngineError
-from rag.llm import prompt
+from rag.llm import output, prompt
 from rag.llm.model import INSTALL_HINT, packaged_model_path
 from rag.settings import Settings
 from rag.types import REFUSAL, Hit
 
 log = logging.getLogger(__name__)
 
-# prompts are trimmed to leave this many tokens of the context for the answer and slack
+# the smallest evidence budget tried when a prompt has to be trimmed to fit n_ctx
 _MIN_EVIDENCE_TOKENS = 120
 _STOP = ["\n\n", "<passage", "</passage", "Question:"]
 _CONDENSE_MAX_TOKENS = 64
@@ -89,13 +89,19 @@ class LocalEngine:
     """Answers with the local model; implements the `Engine` and `Condenser` protocols.
 
     Nothing is loaded until the first call (or `load()`); the model is then shared by every
-    `LocalEngine` in the process, and calls are served one at a time.
+    `LocalEngine` in the process, and calls are served one at a time. With `precheck`
+    (default), a one-token "do the passages state the answer?" request on the same cached
+    prompt runs first; if log P(yes) - log P(no) < `refuse_below`, the engine refuses
+    without generating an answer.
     """
 
     name = "local"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, precheck: bool = True,
+                 refuse_below: float = prompt.REFUSE_BELOW) -> None:
         self.settings = settings
+        self.precheck = precheck
+        self.refuse_below = refuse_below
         self.last_stats: dict[str, float] = {}
 
     # -- model -------------------------------------------------------------------------
@@ -124,15 +130,27 @@ class LocalEngine:
         if limit < _MIN_EVIDENCE_TOKENS:
             raise EngineError("llm_ctx is too small for llm_max_tokens")
         deadline = time.monotonic() + self.settings.llm_timeout
+        started = time.monotonic()
         while True:
-            messages, _evidence = prompt.build_answer_messages(question, hits, budget)
+            messages, evidence = prompt.build_answer_messages(question, hits, budget)
             estimate = sum(prompt.estimate_tokens(m["content"]) + 8 for m in messages)
             if estimate > limit and budget > _MIN_EVIDENCE_TOKENS:
                 budget = max(_MIN_EVIDENCE_TOKENS, budget - (estimate - limit) - 32)
                 continue
-            gate = prompt.AnswerGate()
+            gate = output.AnswerGate()
             try:
+                margin = None
+                if self.precheck:
+                    margin = self._check(model, question, evidence, deadline)
+                    if margin is not None and margin < self.refuse_below:
+                        self.last_stats = {"seconds": time.monotonic() - started,
+                                           "precheck_margin": margin}
+                        yield REFUSAL
+                        return
                 yield from self._generate(model, messages, max_tokens, deadline, gate)
+                self.last_stats["seconds"] = time.monotonic() - started
+                if margin is not None:
+                    self.last_stats["precheck_margin"] = margin
                 return
             except _ContextOverflow:
                 if budget <= _MIN_EVIDENCE_TOKENS or gate.emitted:
@@ -155,7 +173,7 @@ class LocalEngine:
                                           stop=["\n"], require_text=False))
         except _ContextOverflow:
             return question
-        return prompt.clean_condensed(text, question)
+        return output.clean_condensed(text, question)
 
     # -- plumbing shared by draft, condense and the llama-index wrapper ---------------
     def stream_messages(self, messages: list[prompt.Message], max_tokens: int | None = None,
@@ -170,14 +188,30 @@ class LocalEngine:
             raise EngineError("the prompt does not fit the local model's context "
                               f"({model.n_ctx} tokens)") from None
 
-    def _generate(self, model: _Model, messages: list[prompt.Message], max_tokens: int,
-                  deadline: float, gate: prompt.AnswerGate | None,
-                  stop: list[str] | None = None, require_text: bool = True) -> Iterator[str]:
-        """Run one streamed completion in a worker thread; yield text as it arrives.
+    def _check(self, model: _Model, question: str, evidence: Sequence[prompt.Evidence],
+               deadline: float) -> float | None:
+        """log P(yes) - log P(no) that the evidence answers the question (None: no signal)."""
+        request = {
+            "messages": prompt.check_messages(question, evidence),
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "stream": True,
+            "cache_prompt": True,
+            "logprobs": True,
+            "top_logprobs": 5,
+        }
+        top: list[tuple[str, float]] = []
+        for kind, value in self._run(model, request, deadline):
+            if kind == "logprobs" and not top:
+                top = value
+        margin = output.yes_no_margin(top)
+        log.debug("precheck margin %s", margin)
+        return margin
 
-        The worker owns the model lock; this generator only waits on a queue, so a timeout
-        or an abandoned iteration returns at once and the worker stops at its next token.
-        """
+    def _generate(self, model: _Model, messages: list[prompt.Message], max_tokens: int,
+                  deadline: float, gate: output.AnswerGate | None,
+                  stop: list[str] | None = None, require_text: bool = True) -> Iterator[str]:
+        """Stream one chat completion's text, through `gate` when one is given."""
         request = {
             "messages": messages,
             "max_tokens": max_tokens,
@@ -189,9 +223,53 @@ class LocalEngine:
             "stop": _STOP if stop is None else stop,
             "stream_options": {"include_usage": True},
         }
+        started = time.monotonic()
+        first_at: float | None = None
+        timings: dict[str, Any] = {}
+        events = self._run(model, request, deadline)
+        try:
+            for kind, value in events:
+                if kind == "timings":
+                    timings = value
+                elif kind == "text":
+                    if first_at is None:
+                        first_at = time.monotonic() - started
+                    if gate is None:
+                        yield value
+                        continue
+                    yield from gate.feed(value)
+                    if gate.done:
+                        break
+            if gate is not None:
+                try:
+                    tail = gate.finish()
+                except ValueError:
+                    raise EngineError("local model returned no usable text") from None
+                yield from tail
+            elif first_at is None and require_text:
+                raise EngineError("local model returned no text")
+        finally:
+            events.close()  # stops the worker if we leave early
+            self.last_stats = {
+                "seconds": time.monotonic() - started,
+                "generate_seconds": time.monotonic() - started,
+                "first_token_seconds": first_at if first_at is not None else -1.0,
+                "prompt_tokens": float(timings.get("prompt_n", 0) + timings.get("cache_n", 0)),
+                "cached_tokens": float(timings.get("cache_n", 0)),
+                "generated_tokens": float(timings.get("predicted_n", 0)),
+            }
+
+    def _run(self, model: _Model, request: dict[str, Any],
+             deadline: float) -> Generator[tuple[str, Any], None, None]:
+        """Run one streamed request in a worker thread; yield its events as they arrive.
+
+        Events: ("text", str), ("logprobs", [(token, logprob), ...]) for the first token,
+        ("timings", dict). The worker owns the model lock; this generator only waits on a
+        queue, so a timeout or an abandoned iteration returns at once and the worker stops
+        at its next token.
+        """
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         cancel = threading.Event()
-        started = time.monotonic()
         timeout = self.settings.llm_timeout
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
@@ -204,6 +282,10 @@ class LocalEngine:
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     events.put(("text", text))
+                content = (choice.get("logprobs") or {}).get("content") or ()
+                if content:
+                    events.put(("logprobs", [(t.get("token", ""), float(t.get("logprob", 0.0)))
+                                             for t in content[0].get("top_logprobs") or ()]))
             if chunk.get("timings"):
                 events.put(("timings", chunk["timings"]))
             return cancel.is_set()
@@ -224,51 +306,23 @@ class LocalEngine:
 
         worker = threading.Thread(target=work, name="newscite-local-llm", daemon=True)
         worker.start()
-        first_at: float | None = None
-        timings: dict[str, Any] = {}
         try:
             while True:
-                remaining = deadline - time.monotonic()
                 try:
-                    kind, value = events.get(timeout=max(0.0, remaining))
+                    kind, value = events.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     raise EngineError(f"local model timed out after {timeout:g} s") from None
-                if kind == "text":
-                    if first_at is None:
-                        first_at = time.monotonic() - started
-                    if gate is None:
-                        yield value
-                        continue
-                    yield from gate.feed(value)
-                    if gate.done:
-                        break
-                elif kind == "timings":
-                    timings = value
-                elif kind == "error":
+                if kind == "end":
+                    return
+                if kind == "error":
                     err = value if isinstance(value, dict) else {"message": str(value)}
-                    if err.get("type") == "exceed_context_size_error" or "context" in str(
-                            err.get("message", "")).lower() and "exceed" in str(
-                            err.get("message", "")).lower():
+                    message = str(err.get("message") or "unknown error")
+                    if err.get("type") == "exceed_context_size_error" or (
+                            "context" in message.lower() and "exceed" in message.lower()):
                         raise _ContextOverflow()
-                    raise EngineError("local model failed: "
-                                      + str(err.get("message") or "unknown error")[:200])
-                elif kind == "exception":
+                    raise EngineError("local model failed: " + message[:200])
+                if kind == "exception":
                     raise EngineError(f"local model failed: {value}")
-                elif kind == "end":
-                    break
-            if gate is not None:
-                try:
-                    yield from gate.finish()
-                except ValueError:
-                    raise EngineError("local model returned no usable text") from None
-            elif first_at is None and require_text:
-                raise EngineError("local model returned no text")
+                yield kind, value
         finally:
             cancel.set()
-            self.last_stats = {
-                "seconds": time.monotonic() - started,
-                "first_token_seconds": first_at if first_at is not None else -1.0,
-                "prompt_tokens": float(timings.get("prompt_n", 0) + timings.get("cache_n", 0)),
-                "cached_tokens": float(timings.get("cache_n", 0)),
-                "generated_tokens": float(timings.get("predicted_n", 0)),
-            }

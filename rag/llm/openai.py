@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rag.errors import ConfigError, EngineError
-from rag.llm import prompt
+from rag.llm import output, prompt
 from rag.settings import Settings
 from rag.types import REFUSAL, Hit
 
@@ -44,10 +44,13 @@ class OpenAIEngine:
 
     name = "openai"
 
-    def __init__(self, settings: Settings, transport: Any = None) -> None:
+    def __init__(self, settings: Settings, transport: Any = None, *, precheck: bool = True,
+                 refuse_below: float = prompt.REFUSE_BELOW) -> None:
         if not settings.openai_base_url:
             raise ConfigError("the openai engine needs openai_base_url")
         self.settings = settings
+        self.precheck = precheck  # see LocalEngine; skipped when the server gives no logprobs
+        self.refuse_below = refuse_below
         self.url = chat_completions_url(settings.openai_base_url)
         self._transport = transport  # an httpx transport, for tests (httpx.MockTransport)
         self.last_stats: dict[str, float] = {}
@@ -60,9 +63,14 @@ class OpenAIEngine:
         budget = self.settings.evidence_tokens
         deadline = time.monotonic() + self.settings.llm_timeout
         for _attempt in range(3):
-            messages, _evidence = prompt.build_answer_messages(question, hits, budget)
-            gate = prompt.AnswerGate()
+            messages, evidence = prompt.build_answer_messages(question, hits, budget)
+            gate = output.AnswerGate()
             try:
+                if self.precheck:
+                    margin = self._check(question, evidence, deadline)
+                    if margin is not None and margin < self.refuse_below:
+                        yield REFUSAL
+                        return
                 for piece in self._stream(messages, self.settings.llm_max_tokens, deadline,
                                           _STOP):
                     yield from gate.feed(piece)
@@ -93,7 +101,7 @@ class OpenAIEngine:
                                         require_text=False))
         except _ContextOverflow:
             return question
-        return prompt.clean_condensed(text, question)
+        return output.clean_condensed(text, question)
 
     def stream_messages(self, messages: list[prompt.Message], max_tokens: int | None = None,
                         stop: list[str] | None = None) -> Iterator[str]:
@@ -105,7 +113,70 @@ class OpenAIEngine:
         except _ContextOverflow:
             raise EngineError("the prompt does not fit the LLM server's context") from None
 
+    def _check(self, question: str, evidence: Sequence[prompt.Evidence],
+               deadline: float) -> float | None:
+        """log P(yes) - log P(no) that the evidence answers the question (None: no signal)."""
+        import httpx
+
+        key = self._key()
+        body = {
+            "model": self.settings.openai_model,
+            "messages": prompt.check_messages(question, evidence),
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": 5,
+            "stream": False,
+        }
+        wait = max(0.1, deadline - time.monotonic())
+        try:
+            with httpx.Client(timeout=self._timeout(wait), transport=self._transport,
+                              follow_redirects=False) as client, \
+                    client.stream("POST", self.url, json=body,
+                                  headers=self._headers(key)) as response:
+                if response.status_code >= 400:
+                    self._raise_status(response, key)
+                raw = b""
+                for block in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise self._fail("the LLM server timed out after "
+                                         f"{self.settings.llm_timeout:g} s", key)
+                    raw += block
+            data = json.loads(raw)
+        except (EngineError, _ContextOverflow):
+            raise
+        except ValueError:
+            return None  # not JSON: a server without this feature; just answer
+        except httpx.HTTPError as exc:
+            raise self._http_error(exc, key) from None
+        try:
+            top = data["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            return output.yes_no_margin([(str(t["token"]), float(t["logprob"])) for t in top])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+
     # -- HTTP --------------------------------------------------------------------------
+    def _headers(self, key: str, stream: bool = False) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _timeout(self, wait: float) -> Any:
+        import httpx
+
+        return httpx.Timeout(connect=min(wait, 10.0), read=wait, write=wait, pool=wait)
+
+    def _http_error(self, exc: Exception, key: str) -> EngineError:
+        import httpx
+
+        wait = self.settings.llm_timeout
+        if isinstance(exc, httpx.ConnectError):
+            return self._fail(f"cannot connect to the LLM server at {self.url}", key)
+        if isinstance(exc, httpx.TimeoutException):
+            return self._fail(f"the LLM server timed out after {wait:g} s", key)
+        return self._fail(f"the LLM server connection failed ({type(exc).__name__})", key)
+
     def _key(self) -> str:
         return os.environ.get(self.settings.openai_api_key_env, "").strip()
 
@@ -119,9 +190,7 @@ class OpenAIEngine:
         import httpx
 
         key = self._key()
-        headers = {"Accept": "text/event-stream"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
+        headers = self._headers(key, stream=True)
         body: dict[str, Any] = {
             "model": self.settings.openai_model,
             "messages": messages,
@@ -132,12 +201,11 @@ class OpenAIEngine:
         if stop:
             body["stop"] = stop[:4]  # OpenAI accepts at most four stop sequences
         wait = self.settings.llm_timeout
-        timeout = httpx.Timeout(connect=min(wait, 10.0), read=wait, write=wait, pool=wait)
+        timeout = self._timeout(max(0.1, deadline - time.monotonic()))
         started = time.monotonic()
         first_at: float | None = None
         produced = False
         finished = False
-        where = self.url.split("?", 1)[0]
         try:
             with httpx.Client(timeout=timeout, transport=self._transport,
                               follow_redirects=False) as client, \
@@ -186,13 +254,8 @@ class OpenAIEngine:
             raise
         except _ContextOverflow:
             raise
-        except httpx.ConnectError:
-            raise self._fail(f"cannot connect to the LLM server at {where}", key) from None
-        except httpx.TimeoutException:
-            raise self._fail(f"the LLM server timed out after {wait:g} s", key) from None
         except httpx.HTTPError as exc:
-            raise self._fail(f"the LLM server connection failed ({type(exc).__name__})",
-                             key) from None
+            raise self._http_error(exc, key) from None
         finally:
             self.last_stats = {
                 "seconds": time.monotonic() - started,

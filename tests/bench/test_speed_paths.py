@@ -144,6 +144,27 @@ def test_snapshot_round_trip_and_staleness(tmp_path: Path, monkeypatch: pytest.M
     assert want
 
 
+def test_mostly_dead_index_is_compacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.keyword as kw
+    from index.manifest import Manifest
+    monkeypatch.setattr(kw, "COMPACT_MIN_ROWS", 20)
+    db = tmp_path / "manifest.sqlite"
+    _commit(db, 0, 30)
+    searcher = KeywordSearcher(str(db), snapshot=False)
+    searcher.search("Turkish soldiers", 5)
+    m = Manifest(db)
+    for n in range(20):
+        m.remove_article(f"art{n:04d}")
+    m.close()
+    for q in QUERIES:
+        _same(searcher.search(q, 10), _reference(db, q, 10))
+    assert len(searcher.ids) == int(searcher.alive.sum()) == sqlite3.connect(db).execute(
+        "SELECT COUNT(*) FROM kw").fetchone()[0]
+    _commit(db, 30, 3)
+    for q in QUERIES:
+        _same(searcher.search(q, 10), _reference(db, q, 10))
+
+
 def test_term_counts_format() -> None:
     length, terms = term_counts("Turkish soldiers and Turkish troops")
     assert length == 4 and terms == "soldier:1 troop:1 turkish:2"

@@ -163,10 +163,44 @@ def test_streams_pieces_in_order(fake_engine: FakeFactory) -> None:
                                         " More", " text [1]."))
     pieces = list(engine.draft("How many soldiers?", HITS))
     assert pieces == ["At least 33 soldiers were killed [1].", " More", " text [1]."]
-    request = server.requests[0]
+    check, request = server.requests  # the yes/no pre-check, then the answer
+    assert check["max_tokens"] == 1 and check["logprobs"] is True
     assert request["stream"] is True and request["temperature"] == 0.0
     assert request["cache_prompt"] is True and request["max_tokens"] == 200
+    # both share the prompt prefix up to the question, so the second is served from cache
+    assert check["messages"][:-1] == request["messages"][:-1]
+    q_end = request["messages"][-1]["content"].index("How many soldiers?")
+    assert check["messages"][-1]["content"][:q_end] == request["messages"][-1]["content"][:q_end]
     assert engine.last_stats["prompt_tokens"] == 15
+
+
+def yes_no(yes: float, no: float, answer: Callable[..., None]) -> Callable[..., None]:
+    """A fake server: the pre-check gets these log-probabilities, the answer `answer`."""
+    def script(request: dict[str, Any], callback: Callable[[dict[str, Any]], bool]) -> None:
+        if request["max_tokens"] == 1:
+            top = sorted([{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": no}],
+                         key=lambda t: -t["logprob"])
+            callback({"choices": [{"delta": {"content": top[0]["token"]}, "logprobs": {
+                "content": [{"token": top[0]["token"], "logprob": top[0]["logprob"],
+                             "top_logprobs": top}]}}]})
+            return
+        answer(request, callback)
+    return script
+
+
+def test_precheck_refuses_on_a_confident_no(fake_engine: FakeFactory) -> None:
+    engine, server = fake_engine(yes_no(-1.8, -0.2, tokens("The pilot was Rahmi Dogan [1].")))
+    assert list(engine.draft("Who was the pilot?", HITS)) == [REFUSAL]
+    assert len(server.requests) == 1  # no answer was generated
+
+
+def test_precheck_lets_an_unsure_answer_through(fake_engine: FakeFactory) -> None:
+    engine, server = fake_engine(yes_no(-0.7, -0.75, tokens("33 soldiers died [1].")))
+    assert "".join(engine.draft("How many soldiers?", HITS)) == "33 soldiers died [1]."
+    assert len(server.requests) == 2
+    engine = LocalEngine(engine.settings, precheck=False)
+    assert "".join(engine.draft("How many soldiers?", HITS)) == "33 soldiers died [1]."
+    assert len(server.requests) == 3
 
 
 def test_refusal_is_normalised_and_generation_stops(fake_engine: FakeFactory) -> None:
@@ -373,3 +407,22 @@ def test_server_killed_mid_run(model_path: Path, server_factory: Callable[..., A
         killer.join()
     finally:
         server.kill()
+
+
+def test_llama_index_wrapper_with_fake(fake_engine: FakeFactory) -> None:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from rag.llm.llamaindex import EngineLLM
+
+    engine, server = fake_engine(tokens("Hel", "lo", "!"))
+    llm = EngineLLM(engine)
+    assert llm.metadata.context_window == engine.settings.llm_ctx
+    assert llm.complete("Say hello").text == "Hello!"
+    assert [r.delta for r in llm.stream_complete("Say hello")] == ["Hel", "lo", "!"]
+    reply = llm.chat([ChatMessage(role="system", content="Be brief."),
+                      ChatMessage(role="user", content="Say hello")])
+    assert reply.message.content == "Hello!"
+    assert server.requests[-1]["messages"] == [{"role": "system", "content": "Be brief."},
+                                               {"role": "user", "content": "Say hello"}]
+    assert [r.message.content for r in llm.stream_chat([ChatMessage(role="user", content="x")])] \
+        == ["Hel", "Hello", "Hello!"]

@@ -44,8 +44,10 @@ def delta(text: str, finish: str | None = None) -> dict[str, object]:
     return {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]}
 
 
-def engine_with(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> OpenAIEngine:
-    return OpenAIEngine(settings(**kw), transport=httpx.MockTransport(handler))
+def engine_with(handler: Callable[[httpx.Request], httpx.Response], precheck: bool = False,
+                **kw: object) -> OpenAIEngine:
+    return OpenAIEngine(settings(**kw), transport=httpx.MockTransport(handler),
+                        precheck=precheck)
 
 
 def assert_no_key(exc: pytest.ExceptionInfo[EngineError]) -> None:
@@ -136,6 +138,48 @@ def test_context_overflow_retries_with_less_evidence() -> None:
     engine = engine_with(handler, evidence_tokens=1500)
     assert "".join(engine.draft("soldiers?", long_hits)) == "33 [1] were killed."
     assert len(sizes) == 2 and sizes[1] < sizes[0]
+
+
+def check_reply(yes: float, no: float) -> httpx.Response:
+    top = sorted([{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": no}],
+                 key=lambda t: -float(t["logprob"]))
+    return httpx.Response(200, json={"choices": [{
+        "message": {"content": top[0]["token"]},
+        "logprobs": {"content": [{**top[0], "top_logprobs": top}]}}]})
+
+
+@pytest.mark.parametrize("yes,no,expected", [
+    (-1.9, -0.2, REFUSAL),  # a confident "no": refuse without generating
+    (-0.7, -0.75, "33 were killed [1]."),  # unsure: let the model answer
+    (-0.3, -1.5, "33 were killed [1]."),
+])
+def test_precheck(yes: float, no: float, expected: str) -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if body["max_tokens"] == 1:
+            assert body["logprobs"] is True and body["stream"] is False
+            return check_reply(yes, no)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                              content=sse(delta("33 were killed [1].", "stop")))
+
+    assert "".join(engine_with(handler, precheck=True).draft("q?", HITS)) == expected
+    assert len(bodies) == (1 if expected == REFUSAL else 2)
+    # the check and the answer share the prompt prefix (the server's prompt cache)
+    assert bodies[0]["messages"][:-1] == bodies[-1]["messages"][:-1]
+
+
+def test_precheck_without_logprobs_just_answers() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["max_tokens"] == 1:
+            return httpx.Response(200, json={"choices": [{"message": {"content": "No"}}]})
+        return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                              content=sse(delta("33 were killed [1].", "stop")))
+
+    assert "".join(engine_with(handler, precheck=True).draft("q?", HITS)) == \
+        "33 were killed [1]."
 
 
 def test_condense() -> None:

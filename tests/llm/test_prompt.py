@@ -1,15 +1,14 @@
-"""Prompt building: delimited untrusted passages, evidence trimming, the answer gate, condensing."""
+"""Prompts and output reading: delimited passages, evidence trimming, the answer gate."""
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from rag.llm import prompt
+from rag.llm import output, prompt
+from rag.llm.output import AnswerGate, clean_condensed
 from rag.llm.prompt import (
-    AnswerGate,
     build_answer_messages,
-    clean_condensed,
     condense_messages,
     estimate_tokens,
     select_evidence,
@@ -207,3 +206,22 @@ def test_gate_keeps_cited_negative_statements() -> None:
     assert feed_all([reply]) == reply
     uncited = "Rahmi Dogan is the governor of Hatay."
     assert feed_all([uncited]) == uncited  # left for the citation checker to judge
+
+
+def test_yes_no_margin() -> None:
+    assert output.yes_no_margin([("Yes", -0.4), ("No", -1.4), ("yes", -3.0)]) > 0.9
+    assert output.yes_no_margin([("No", -0.2), ("Yes", -1.9)]) == pytest.approx(-1.7)
+    assert output.yes_no_margin([("No", -0.1), ("The", -4.0)]) == pytest.approx(-3.9)
+    assert output.yes_no_margin([("The", -0.1)]) is None
+    assert output.yes_no_margin([]) is None
+
+
+def test_check_messages_share_the_answer_prefix() -> None:
+    evidence = select_evidence("How many soldiers?", HITS, 300)
+    answer = prompt.answer_messages("How many soldiers?", evidence)
+    check = prompt.check_messages("How many soldiers?", evidence)
+    assert check[:-1] == answer[:-1]
+    assert check[-1]["content"].endswith(prompt.CHECK_SUFFIX)
+    assert answer[-1]["content"].endswith(prompt.ANSWER_REMINDER)
+    assert check[-1]["content"][: -len(prompt.CHECK_SUFFIX)] == \
+        answer[-1]["content"][: -len(prompt.ANSWER_REMINDER)]

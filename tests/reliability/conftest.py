@@ -9,7 +9,7 @@ import pytest
 # --import-mode=importlib puts no test folder on sys.path; the tests share rel_helpers.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rel_helpers import SEEDS  # noqa: E402
+from rel_helpers import SEEDS
 
 
 @pytest.fixture(scope="session")

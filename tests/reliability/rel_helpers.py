@@ -1,4 +1,4 @@
-"""Shared by the reliability tests: corpus paths, the `newscite` subprocess, fresh-process checks."""
+"""For the reliability tests: corpus paths, the `newscite` subprocess, fresh-process checks."""
 from __future__ import annotations
 
 import json
@@ -22,18 +22,15 @@ BASE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
 for _name in ("NEWSCITE_TEST_KILL", "NEWSCITE_GROUP_CHUNKS", "NEWSCITE_DATA_DIR"):
     BASE_ENV.pop(_name, None)
 
-# `python -m rag` plus two test-only knobs, applied in the child before the CLI runs:
-# NEWSCITE_GROUP_CHUNKS (until index.pipeline reads it itself: setting the constant is the same)
-# NEWSCITE_TEST_SLOW_EMBED (seconds of sleep before each embedding call) and NEWSCITE_TEST_GATE
-# (a file: from the second embedding call on, wait while it exists), so another process can be
-# run at a known point of a running ingest; NEWSCITE_TEST_KILL_IN_UPSERT=N:SECONDS kills the
-# process that long after its Nth Chroma upsert started (inside Chroma's own write, usually).
+# `python -m rag` (index.pipeline reads NEWSCITE_GROUP_CHUNKS and NEWSCITE_TEST_KILL itself) plus
+# test-only knobs applied in the child before the CLI runs: NEWSCITE_TEST_SLOW_EMBED (seconds of
+# sleep before each embedding call), NEWSCITE_TEST_GATE (a file: from the second embedding call
+# on, wait while it exists), so another process can be run at a known point of a running ingest;
+# NEWSCITE_TEST_KILL_IN_UPSERT=N:SECONDS kills the process that long after its Nth Chroma upsert
+# started (inside Chroma's own write, usually).
+KNOBS = ("NEWSCITE_TEST_SLOW_EMBED", "NEWSCITE_TEST_GATE", "NEWSCITE_TEST_KILL_IN_UPSERT")
 LAUNCHER = """
 import os, sys, time
-group = os.environ.get("NEWSCITE_GROUP_CHUNKS")
-if group:
-    import index.pipeline
-    index.pipeline.GROUP_CHUNKS = int(group)
 slow = float(os.environ.get("NEWSCITE_TEST_SLOW_EMBED") or 0)
 gate = os.environ.get("NEWSCITE_TEST_GATE")
 if slow or gate:
@@ -69,7 +66,8 @@ sys.exit(main(sys.argv[1:]))
 def cli(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300,
         user: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run `newscite ARGS` in a fresh process (as `user` via setpriv when given)."""
-    cmd = [PYTHON, "-c", LAUNCHER, *map(str, args)]
+    knobs = any(k in (env or {}) for k in KNOBS)
+    cmd = [PYTHON, *(["-c", LAUNCHER] if knobs else ["-m", "rag"]), *map(str, args)]
     if user:
         import pwd
         entry = pwd.getpwnam(user)
@@ -81,7 +79,7 @@ def cli(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 3
 
 def popen_cli(*args: str | Path, env: dict[str, str] | None = None,
               log: Path | None = None) -> subprocess.Popen[str]:
-    out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - closed by the caller
+    out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - the child keeps it
     return subprocess.Popen([PYTHON, "-c", LAUNCHER, *map(str, args)],
                             env={**BASE_ENV, **(env or {})}, stdout=out,
                             stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,

@@ -55,8 +55,6 @@ def test_export_import_round_trip(tmp_path, minilm, need_seeds):
 
 @pytest.mark.fault
 def test_import_bad_lines_and_edited_text(tmp_path):
-    from index.chunk import chunk_article  # noqa: F401 - imported by import_jsonl anyway
-
     good = {"id": "x", "title": "Ferry timetable changes", "text": "The ferry now leaves at "
             "nine. It returns at five.", "source": "Harbour News", "published": "2020-03-01"}
     lines = [json.dumps(good), "{not json", json.dumps([1, 2]), json.dumps({"title": "No text"}),

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
+# --import-mode=importlib puts no test folder on sys.path; the tests share sec_helpers.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[2]
-INJECTION = ROOT / "eval" / "corpus" / "injection"
-SAMPLE = ROOT / "eval" / "corpus" / "sample"
-GOLD = ROOT / "eval" / "gold" / "injection.jsonl"
+from sec_helpers import INJECTION, SAMPLE
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+INJECTION = ROOT / "eval" / "corpus" / "injection"
+SAMPLE = ROOT / "eval" / "corpus" / "sample"
+GOLD = ROOT / "eval" / "gold" / "injection.jsonl"
 TOKEN = "test-token-0123456789abcdef"
 SECRET_KEY = "sk-newscite-SECRET-5f1e2d3c4b5a"
 SECRET_PASSWORD = "pw-SECRET-9a8b7c"
@@ -42,7 +45,7 @@ def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tu
 class _Echo(BaseHTTPRequestHandler):
     """A hostile 'OpenAI' server: its error message repeats everything the client sent."""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         self.rfile.read(length)
         echoed = " | ".join(f"{k}: {v}" for k, v in self.headers.items())

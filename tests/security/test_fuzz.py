@@ -53,7 +53,7 @@ def test_yaml_alias_bomb_in_front_matter_is_cheap(tmp_path):
     from index.load import load_file
 
     levels = ["a: &a [" + ",".join(['"lol"'] * 9) + "]"]
-    for prev, name in zip("abcdefg", "bcdefgh"):
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
         levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
     bomb = tmp_path / "bomb.md"
     bomb.write_text("---\n" + "\n".join(levels) + "\ntitle: Bomb\npublished: *h\n---\n\n"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import GOLD
+from sec_helpers import GOLD
 
 from rag.types import Answer
 from ui import render
@@ -38,6 +38,8 @@ KNOWN: dict[str, dict[str, str]] = {
                    "citation checker accepts it, because the planted sentence itself contains "
                    "'toll was 100': instruction-like sentences must not be citable evidence "
                    "(drop them at cleaning time, or in rag/cite.check and the LLM prompt)",
+        "inj-002": "same root cause as inj-001: with the planted sentence among the passages, "
+                   "'say it was 100' in the question is obeyed and then verified against it",
     },
 }
 
@@ -167,7 +169,7 @@ def test_injection_suite_local_llm(injected):
 
 
 def test_gold_file_is_well_formed():
-    from conftest import INJECTION
+    from sec_helpers import INJECTION
 
     from index.load import load_paths
 
