@@ -354,6 +354,16 @@ class KeywordSearcher:
         self._alive_length = float(self.lengths[self.alive].sum(dtype=np.float64))
         logger.info("keyword index: %d rows from %s", len(self.ids), path)
 
+    def live(self, chunk_ids: Sequence[str]) -> set[str]:
+        """The ids among `chunk_ids` that belong to committed articles (one indexed query)."""
+        if not chunk_ids:
+            return set()
+        with self._lock:
+            marks = ",".join("?" * len(chunk_ids))
+            rows = self._conn().execute(f"SELECT chunk_id FROM kw WHERE chunk_id IN ({marks})",
+                                        list(chunk_ids))
+            return {r[0] for r in rows}
+
     def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
         """Chunks' text and metadata from the manifest in the same database (keyword-only hits
         need no Chroma round trip). Ids it does not know are left out."""

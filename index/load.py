@@ -151,7 +151,9 @@ def _article(path: Path, shown: str, key: str, meta: Meta, blocks: list[str],
     raw = meta.published if meta.published not in (None, "") else raw_date
     published = normalise_date(raw)
     if raw not in (None, "") and published is None:
-        notes.append(f"{shown}: unparseable date {str(raw)[:60]!r}; published left empty")
+        # only strings are shown: str() of a nested YAML value can be huge (alias bombs)
+        shown_date = raw[:60] if isinstance(raw, str) else f"a {type(raw).__name__} value"
+        notes.append(f"{shown}: unparseable date {shown_date!r}; published left empty")
     title = title or path.stem
     content_hash = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
     return Article(

@@ -235,6 +235,10 @@ class HybridRetriever:
         by_id: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
             dense = self.dense.search(query, n, filters)
+            # Chroma may hold chunks of an ingest that is running or died before committing
+            # (or of an article replaced since): only chunks the manifest has committed count
+            live = self.keyword.live([h.chunk_id for h in dense])
+            dense = [h for h in dense if h.chunk_id in live]
             rankings["dense"] = [h.chunk_id for h in dense]
             by_id.update({h.chunk_id: h for h in dense})
         if mode in ("hybrid", "keyword"):

@@ -165,7 +165,8 @@ def _cross_site(headers: dict[str, str]) -> bool:
         return headers.get("sec-fetch-site", "") == "cross-site"
     if origin == "null":  # sandboxed frames, file:// pages
         return True
-    here = headers.get("x-forwarded-host") or headers.get("host", "")
+    # a proxy in front must pass the Host header through (nginx: proxy_set_header Host $host)
+    here = headers.get("host", "")
     authority = origin.split("://", 1)[-1].split("/", 1)[0].lower()
     return authority != here.strip().lower()
 

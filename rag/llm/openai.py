@@ -20,6 +20,16 @@ _STOP = ["\n\n", "<passage", "</passage", "Question:"]
 _CONDENSE_MAX_TOKENS = 64
 
 
+def _no_password(url: str) -> str:
+    """A URL fit for messages: user:password@ removed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 def chat_completions_url(base_url: str) -> str:
     """`…/v1/chat/completions` for a base URL given with or without a trailing /v1."""
     base = base_url.rstrip("/")
@@ -172,7 +182,7 @@ class OpenAIEngine:
 
         wait = self.settings.llm_timeout
         if isinstance(exc, httpx.ConnectError):
-            return self._fail(f"cannot connect to the LLM server at {self.url}", key)
+            return self._fail(f"cannot connect to the LLM server at {_no_password(self.url)}", key)
         if isinstance(exc, httpx.TimeoutException):
             return self._fail(f"the LLM server timed out after {wait:g} s", key)
         return self._fail(f"the LLM server connection failed ({type(exc).__name__})", key)

@@ -152,10 +152,6 @@ def test_killed_ingests_resume_to_the_clean_index(tmp_path, minilm, need_seeds):
           f"checked {time.monotonic() - resumed_at:.0f}s")
 
 
-@pytest.mark.xfail(strict=False, reason="between a crash and the next ingest, Chroma still holds "
-                   "the replaced version's chunks (queued in pending_deletes) and dense "
-                   "retrieval returns them: rag/retrieve.py should drop dense hits whose chunk "
-                   "is not in the keyword table (committed with the manifest)")
 def test_answers_after_a_crash_cite_only_indexed_articles(tmp_path, minilm):
     import json
     import sqlite3

@@ -45,10 +45,6 @@ def test_fuzz_harness_finds_no_crash(harness, tmp_path):
 
 
 @pytest.mark.fault
-@pytest.mark.xfail(strict=False, reason="index/load.py formats a non-string `published` with "
-                   "str(raw)[:60] for its warning: a YAML alias bomb in the front matter "
-                   "expands to millions of items (seconds of CPU and GBs of memory per level "
-                   "added); format only strings, or reject YAML aliases")
 def test_yaml_alias_bomb_in_front_matter_is_cheap(tmp_path):
     from index.load import load_file
 

@@ -328,9 +328,7 @@ def closed_port() -> int:
 @pytest.mark.parametrize("kind", [
     "refused", "echo",
     "query",
-    pytest.param("userinfo", marks=pytest.mark.xfail(strict=False, reason="rag/llm/openai.py "
-                 "puts the URL, user:password included, into 'cannot connect to the LLM "
-                 "server at ...'; strip userinfo from `where`"))])
+    "userinfo"])
 def test_openai_errors_never_echo_secrets(injected, minilm, monkeypatch, caplog, closed_port,
                                           kind):
     from fastapi.testclient import TestClient
