@@ -29,10 +29,15 @@ Progress = Callable[[int, int], None]  # (chunks done, chunks total)
 
 
 def _test_hook(point: str, count: int) -> None:
-    """Fault-injection hook for the crash-safety tests: NEWSCITE_TEST_KILL=point:N."""
+    """Fault-injection hooks for the crash-safety tests: NEWSCITE_TEST_KILL=point:N kills the
+    process there; NEWSCITE_TEST_PAUSE=SECONDS waits after each committed group, so a test can
+    interrupt an ingest mid-way however fast the machine is."""
     spec = os.environ.get("NEWSCITE_TEST_KILL")
     if spec and spec == f"{point}:{count}":
         os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get("NEWSCITE_TEST_PAUSE")
+    if pause and point == "committed":
+        time.sleep(float(pause))
 
 
 class _Collect(logging.Handler):

@@ -45,7 +45,7 @@ def test_sigint_mid_ingest_then_rerun_completes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     db = data / "manifest.sqlite"
     env = {**os.environ, "NEWSCITE_GROUP_CHUNKS": "24", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1"}
+           "TRANSFORMERS_OFFLINE": "1", "NEWSCITE_TEST_PAUSE": "1"}
     cmd = [*_cmd(), "ingest", str(corpus), "--quiet", "--data-dir", str(data)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -60,6 +60,7 @@ def test_sigint_mid_ingest_then_rerun_completes(tmp_path: Path) -> None:
     partial = _articles_done(db)
     assert 0 < partial < len(articles)
 
+    env.pop("NEWSCITE_TEST_PAUSE")
     rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{partial} unchanged" in rerun.stdout

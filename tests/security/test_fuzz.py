@@ -28,7 +28,7 @@ def test_fuzz_harness_finds_no_crash(harness, tmp_path):
     pytest.importorskip("atheris", reason="pip install atheris to run the fuzz harnesses")
     corpus = _seed_loaders(tmp_path / "corpus") if harness == "fuzz_loaders.py" else None
     cmd = [sys.executable, str(ROOT / "fuzz" / harness), f"-max_total_time={SECONDS}",
-           "-timeout=10", "-rss_limit_mb=2048", f"-artifact_prefix={tmp_path}/",
+           "-timeout=10", "-rss_limit_mb=6144", f"-artifact_prefix={tmp_path}/",
            "-print_final_stats=1"]
     if corpus:
         cmd.append(str(corpus))
