@@ -47,8 +47,11 @@ def test_sigint_mid_ingest_then_rerun_completes(tmp_path: Path) -> None:
     env = {**os.environ, "NEWSCITE_GROUP_CHUNKS": "24", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "NEWSCITE_TEST_PAUSE": "1"}
     cmd = [*_cmd(), "ingest", str(corpus), "--quiet", "--data-dir", str(data)]
+    # a runner started in the background may ignore SIGINT, and children inherit that:
+    # give the ingest the default disposition, as a terminal would
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 900
     while _articles_done(db) == 0 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)
