@@ -9,8 +9,11 @@ import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from eval.dataset import GoldSpan, article_map, load_dataset, locate_support
+from eval.metrics import Ranked, retrieval_scores
+from index.models import Article
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (ROOT / ".." / "shared" / "corpus" / "seeds").resolve()
@@ -26,65 +29,34 @@ VARIANTS = {
 }
 
 
-@dataclass(frozen=True)
-class Probe:
-    question: str
-    support: tuple[tuple[str, str], ...]  # (article file name or name#N, quote)
-
-
-def probes(path: Path) -> list[Probe]:
+def probes(path: Path, articles: dict[str, Article]) -> list[tuple[str, list[GoldSpan]]]:
+    """(question, gold spans) for the first turn of each gold item with support: follow-ups
+    need history, which the harness scores. Any one gold quote counts as found."""
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        turns = item.get("turns") or [item]
-        first = turns[0]  # follow-ups need history; the harness scores those
-        if first.get("support"):
-            out.append(Probe(first["question"],
-                             tuple((s["article"], s["quote"]) for s in first["support"])))
+    for item in load_dataset(path).items:
+        turn = item.turns[0]
+        spans = [s for found in locate_support(turn.support, articles) for s in found]
+        if spans:
+            out.append((turn.question, spans))
     return out
 
 
-def relevant_chunks(assistant, probe: Probe) -> set[str]:  # noqa: ANN001
-    """Chunks whose span contains (most of) a gold quote."""
-    wanted: set[str] = set()
-    for info in assistant.articles():
-        article = assistant.article(info.id)
-        name = Path(article.key.split("#")[0]).name + (
-            "#" + article.key.split("#")[1] if "#" in article.key else "")
-        for art, quote in probe.support:
-            if art != name:
-                continue
-            pos = article.text.find(quote)
-            if pos < 0:
-                continue
-            for ref in assistant.manifest.chunk_refs(info.id):
-                overlap = min(ref.end, pos + len(quote)) - max(ref.start, pos)
-                if overlap >= 0.5 * len(quote):
-                    wanted.add(ref.id)
-    return wanted
-
-
-def evaluate(assistant, items: list[Probe], k: int = 10) -> dict[str, dict[str, float]]:  # noqa: ANN001
+def evaluate(assistant, gold: list[tuple[str, list[GoldSpan]]],  # noqa: ANN001
+             k: int = 10) -> dict[str, dict[str, float]]:
     table: dict[str, dict[str, float]] = {}
-    gold = [(p, relevant_chunks(assistant, p)) for p in items]
-    gold = [(p, g) for p, g in gold if g]
     for name, opts in VARIANTS.items():
-        r1 = r5 = mrr = 0.0
+        scores: list[dict[str, float]] = []
         times = []
-        for probe, wanted in gold:
+        for question, spans in gold:
             t = time.perf_counter()
-            hits = assistant.retrieve(probe.question, k=k, **opts)
+            hits = assistant.retrieve(question, k=k, **opts)
             times.append((time.perf_counter() - t) * 1000)
-            ranks = [i for i, h in enumerate(hits[:k], 1) if h.chunk_id in wanted]
-            first = ranks[0] if ranks else None
-            r1 += first == 1
-            r5 += bool(first and first <= 5)
-            mrr += 1 / first if first else 0.0
+            ranked = [Ranked(h.article_id, h.start, h.end) for h in hits[:k]]
+            scores.append(retrieval_scores(ranked, [spans], ks=(1, 5)))
         n = len(gold)
         times.sort()
-        table[name] = {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n,
+        table[name] = {**{m: sum(s[m] for s in scores) / n
+                          for m in ("recall@1", "recall@5", "mrr@10")},
                        "p50_ms": statistics.median(times),
                        "p95_ms": times[int(0.95 * (len(times) - 1))], "questions": n}
     return table
@@ -111,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             assistant = Assistant(Settings(data_dir=Path(tmp), engine="extractive"), embedder)
             assistant.ingest(corpus)
             assistant.retrieve("warm up")
-            table = evaluate(assistant, probes(gold))
+            indexed = article_map(assistant.article(a.id) for a in assistant.articles())
+            table = evaluate(assistant, probes(gold, indexed))
             assistant.close()
         results[label] = table
         n = next(iter(table.values()))["questions"]
