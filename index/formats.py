@@ -1,7 +1,6 @@
 """Format parsers: Markdown front matter and body, HTML main text and meta, JSON records."""
 from __future__ import annotations
 
-import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -9,11 +8,10 @@ from typing import Any
 
 import yaml
 
-logger = logging.getLogger("index.load")  # one logger for everything loading reports
-
 _WS = re.compile(r"\s+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_SCAN = 2000  # heuristics only ever look at this many characters of a line
+SCAN_CHARS = 2000  # heuristics only ever look at this many characters of a line
+
 
 @dataclass(frozen=True)
 class Meta:
@@ -97,7 +95,8 @@ def _strip_markdown(body: str) -> tuple[list[str], str | None]:
         if len(line) <= 300 and _MD_SKIP.match(line):
             lines.append("")
             continue
-        is_heading = len(line) <= _SCAN and line.lstrip(" ").startswith("#") and _MD_HEADING.match(line)
+        is_heading = (len(line) <= SCAN_CHARS and line.lstrip(" ").startswith("#")
+                      and _MD_HEADING.match(line))
         line = _inline_markdown(_MD_QUOTE.sub("", line, count=1))
         if is_heading:
             text = _MD_HEADING.match(line)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import logging
 import os
@@ -13,9 +12,9 @@ from pathlib import Path
 
 
 from index.clean import clean_lines, normalise_date, take_meta_lines
-from index.formats import (Meta, collapse_space, paragraphs, parse_html, parse_markdown,
-                           parse_record)
-from index.models import Article, Skipped
+from index.formats import (SCAN_CHARS, Meta, collapse_space, paragraphs, parse_html,
+                           parse_markdown, parse_record)
+from index.models import ID_CHARS, Article, Skipped, content_hash
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +27,8 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
 DEFAULT_MAX_BYTES = 20_000_000
 _TITLE_MAX = 90
 _HEADLINE_MAX = 200
-_SCAN = 2000  # title heuristics only ever look at this many characters of a line
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 11, 12, 13)) + b"\x7f"
 
-_WS = re.compile(r"\s+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
 _ABBREV = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Prof|Jan|Feb|Mar|Apr|Jun|Jul|Aug|"
@@ -82,7 +78,7 @@ def _decode(path: Path, shown: str, max_bytes: int, notes: list[str]) -> str | S
 
 
 def _first_sentence(text: str) -> str:
-    head = collapse_space(text[:_SCAN])
+    head = collapse_space(text[:SCAN_CHARS])
     for match in _SENTENCE_END.finditer(head):
         candidate = head[: match.start() + 1]
         if not _ABBREV.search(candidate):
@@ -155,11 +151,11 @@ def _article(path: Path, shown: str, key: str, meta: Meta, blocks: list[str],
         shown_date = raw[:60] if isinstance(raw, str) else f"a {type(raw).__name__} value"
         notes.append(f"{shown}: unparseable date {shown_date!r}; published left empty")
     title = title or path.stem
-    content_hash = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+    digest = content_hash(title, text)
     return Article(
-        id=content_hash[:16], title=title, text=text, path=str(path), key=key,
+        id=digest[:ID_CHARS], title=title, text=text, path=str(path), key=key,
         source=meta.source or found.get("source"), url=meta.url, published=published,
-        content_hash=content_hash, boilerplate=tuple(removed),
+        content_hash=digest, boilerplate=tuple(removed),
     )
 
 

@@ -13,6 +13,7 @@ from index.chunk import embed_text
 from index.keyword import SCHEMA as KEYWORD_SCHEMA
 from index.keyword import term_counts
 from index.models import Article, Chunk
+from index.store import published_ts
 from rag.errors import IndexError_
 
 SCHEMA = """
@@ -51,11 +52,6 @@ class ChunkRef:
     position: int
     start: int
     end: int
-
-
-def _ts(published: str | None) -> int:
-    from index.store import published_ts
-    return published_ts(published)
 
 
 class Manifest:
@@ -175,7 +171,7 @@ class Manifest:
                 db.executemany("INSERT INTO kw (chunk_id, article_id, length, terms, source, "
                                "published_ts) VALUES (?,?,?,?,?,?)",
                                [(c.id, article.id, *term_counts(embed_text(article.title, c.text)),
-                                 article.source or "", _ts(article.published)) for c in chunks])
+                                 article.source or "", published_ts(article.published)) for c in chunks])
                 db.execute("DELETE FROM inflight WHERE article_id=?", (article.id,))
             previous = {k: self.article_for_key(k) for k in keys}
             db.executemany("INSERT OR REPLACE INTO keys VALUES (?, ?)", list(keys.items()))

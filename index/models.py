@@ -1,7 +1,15 @@
 """Frozen records passed between the ingestion stages."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+
+ID_CHARS = 16  # an article id is the first ID_CHARS hex digits of its content hash
+
+
+def content_hash(title: str, text: str) -> str:
+    """sha256 of an article's title and text: its identity (the same text is stored once)."""
+    return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

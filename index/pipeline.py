@@ -40,26 +40,12 @@ def _test_hook(point: str, count: int) -> None:
         time.sleep(float(pause))
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def _load_with_warnings(paths: list[str | Path]) -> tuple[list[Article | Skipped], list[str]]:
-    """Load everything, collecting the loaders' warnings (bad encodings, dates) for the report."""
+    """Load everything, with the loaders' warnings (bad encodings, dates) for the report."""
     from index.load import load_paths
 
-    handler = _Collect()
-    load_logger = logging.getLogger("index.load")
-    load_logger.addHandler(handler)
-    try:
-        return list(load_paths(paths)), handler.messages
-    finally:
-        load_logger.removeHandler(handler)
+    warnings: list[str] = []
+    return list(load_paths(paths, warnings=warnings)), warnings
 
 
 @contextmanager

@@ -1,7 +1,6 @@
 """Export the indexed articles as JSON Lines and import such a file into another index."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -10,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from index.models import Article, IngestReport, Skipped
+from index.models import ID_CHARS, Article, IngestReport, Skipped, content_hash
 from rag.errors import IndexError_, InputError
 
 logger = logging.getLogger(__name__)
@@ -73,17 +72,18 @@ def _article(obj: Any, where: str, warnings: list[str]) -> Article | Skipped:
     boilerplate = obj.get("boilerplate") or []
     if not isinstance(boilerplate, list) or not all(isinstance(b, str) for b in boilerplate):
         return Skipped(where, "boilerplate must be a list of strings")
-    content_hash = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+    digest = content_hash(title, text)
+    article_id = digest[:ID_CHARS]
     given = obj.get("id")
-    if given is not None and given != content_hash[:16]:
+    if given is not None and given != article_id:
         # ids are content-derived: an edited text gets the id its content has
         warnings.append(f"{where}: id {str(given)[:40]!r} does not match the text; "
-                        f"imported as {content_hash[:16]}")
-    key = optional["key"] or f"import:{content_hash[:16]}"
-    return Article(id=content_hash[:16], title=title, text=text,
+                        f"imported as {article_id}")
+    key = optional["key"] or f"import:{article_id}"
+    return Article(id=article_id, title=title, text=text,
                    path=optional["path"] or key, key=key, source=optional["source"],
                    url=optional["url"], published=optional["published"],
-                   content_hash=content_hash, boilerplate=tuple(boilerplate))
+                   content_hash=digest, boilerplate=tuple(boilerplate))
 
 
 def read_jsonl(path: str | Path) -> tuple[list[tuple[Article, list[str]]], list[Skipped],

@@ -1,7 +1,6 @@
 """Check that the manifest, Chroma and keyword table agree; rebuild the stores from the manifest."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from index.chunk import chunk_article, chunk_id, embed_text
-from index.models import Article
+from index.models import Article, content_hash
 from rag.errors import IndexError_, ModelMismatchError, RagError, StoreError
 
 logger = logging.getLogger(__name__)
@@ -124,9 +123,8 @@ def _manifest_side(assistant: Any, db: sqlite3.Connection,
 
     expected: dict[str, _Expected] = {}
     rows = db.execute("SELECT id, title, text, content_hash, chunks FROM articles ORDER BY id")
-    for aid, title, text, content_hash, chunks_json in rows:
-        digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
-        if digest != content_hash or not content_hash.startswith(aid):
+    for aid, title, text, stored_hash, chunks_json in rows:
+        if content_hash(title, text) != stored_hash or not stored_hash.startswith(aid):
             problems.append(Problem("article-hash", f"article {aid}: its stored text does not "
                                     "match its content hash (edited or damaged)", aid))
         try:

@@ -5,7 +5,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,12 @@ def _settings(args: argparse.Namespace) -> Any:
     return settings
 
 
-def _progress(quiet: bool) -> Any:
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Any]:
+    """A progress callback (done, total) drawing a bar on a terminal; None when quiet."""
     if quiet or not sys.stderr.isatty():
-        return None, None
+        yield None
+        return
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="chunk", desc="embedding", dynamic_ncols=True)
@@ -133,7 +137,10 @@ def _progress(quiet: bool) -> Any:
         bar.n = done
         bar.refresh()
 
-    return update, bar
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def _print_answer(answer: Any) -> None:
@@ -172,12 +179,8 @@ def _index_command(assistant: Any, args: argparse.Namespace) -> int:
                   f"index ok: {len(assistant.articles())} articles")
         return 1 if problems else 0
     from index.verify import rebuild
-    update, bar = _progress(args.quiet)
-    try:
+    with _progress(args.quiet) as update:
         report = rebuild(assistant, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
     print(report.summary())
     return 0
 
@@ -201,12 +204,8 @@ def run(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     assistant = Assistant(settings)
     if args.command == "ingest":
-        update, bar = _progress(args.quiet)
-        try:
+        with _progress(args.quiet) as update:
             report = assistant.ingest(args.paths, progress=update)
-        finally:
-            if bar is not None:
-                bar.close()
         _print_report(report, args.json)
         return 0
     if args.command == "index":
@@ -218,12 +217,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "import":
         from index.transfer import import_jsonl
-        update, bar = _progress(args.quiet)
-        try:
+        with _progress(args.quiet) as update:
             report = import_jsonl(assistant, args.path, progress=update)
-        finally:
-            if bar is not None:
-                bar.close()
         _print_report(report, args.json)
         return 0
     if args.command == "ask":

@@ -66,22 +66,19 @@ def to_llama_filters(filters: Filters | None) -> Any:
     return MetadataFilters(filters=parts)
 
 
+def hit_from_metadata(chunk_id: str, text: str, meta: dict[str, Any], score: float,
+                      scores: dict[str, float] | None = None) -> Hit:
+    """A Hit from a chunk's stored flat metadata (see index.store.chunk_metadata)."""
+    return Hit(chunk_id=chunk_id, article_id=str(meta.get("article_id", "")),
+               title=str(meta.get("title", "")), text=text, start=int(meta.get("start", 0)),
+               end=int(meta.get("end", 0)), score=float(score), source=meta.get("source") or None,
+               published=meta.get("published") or None, url=meta.get("url") or None,
+               position=int(meta.get("position", 0)), scores=scores or {})
+
+
 def node_to_hit(node: Any, score: float) -> Hit:
-    meta = node.metadata
-    return Hit(
-        chunk_id=node.node_id,
-        article_id=str(meta.get("article_id", "")),
-        title=str(meta.get("title", "")),
-        text=node.get_content(),
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        score=float(score),
-        source=meta.get("source") or None,
-        published=meta.get("published") or None,
-        url=meta.get("url") or None,
-        position=int(meta.get("position", 0)),
-        scores={"dense": float(score)},
-    )
+    return hit_from_metadata(node.node_id, node.get_content(), node.metadata, score,
+                             {"dense": float(score)})
 
 
 _threads_lock = threading.Lock()
@@ -193,14 +190,6 @@ def date_limit(question: str) -> str | None:
     return None
 
 
-def _hit_from_chroma(cid: str, text: str, meta: dict[str, Any], score: float) -> Hit:
-    return Hit(chunk_id=cid, article_id=str(meta.get("article_id", "")),
-               title=str(meta.get("title", "")), text=text, start=int(meta.get("start", 0)),
-               end=int(meta.get("end", 0)), score=score, source=meta.get("source") or None,
-               published=meta.get("published") or None, url=meta.get("url") or None,
-               position=int(meta.get("position", 0)))
-
-
 class HybridRetriever:
     """Dense (Chroma via llama-index) + BM25, fused by RRF, reranked, near-duplicates collapsed."""
 
@@ -258,7 +247,7 @@ class HybridRetriever:
             if missing:
                 got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
                 for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                    by_id[cid] = _hit_from_chroma(cid, doc or "", meta or {}, 0.0)
+                    by_id[cid] = hit_from_metadata(cid, doc or "", meta or {}, 0.0)
         fused = fusion.rrf(rankings, {"dense": s.dense_weight, "keyword": s.keyword_weight},
                            s.rrf_k)
         hits = [dc.replace(by_id[cid], score=score,
