@@ -41,6 +41,7 @@ class Assistant:
         self._store: Any = None
         self._retriever: Any = None
         self._engines: dict[str, Any] = {}
+        self._auto: str | None = None  # what engine="auto" resolved to
 
     # --- parts, built lazily so `import rag` stays fast -------------------------------------
     @property
@@ -98,10 +99,12 @@ class Assistant:
     def engine(self, name: str | None = None) -> Any:
         """The answer engine by name ('auto' = local LLM when installed, else extractive)."""
         name = name or self.settings.engine
-        if name == "auto":
-            from rag.llm import is_local_available
-            name = "local" if is_local_available() else "extractive"
         with self._lock:
+            if name == "auto":
+                if self._auto is None:  # installed packages do not change while we run
+                    from rag.llm import is_local_available
+                    self._auto = "local" if is_local_available() else "extractive"
+                name = self._auto
             if name not in self._engines:
                 if name == "extractive":
                     from rag.extractive import ExtractiveEngine
@@ -155,18 +158,19 @@ class Assistant:
         return condense_heuristic(question, history)
 
     def ask(self, question: str, history: History | None = None, filters: Filters | None = None,
-            engine: str | None = None) -> Answer:
-        """Answer a question (a follow-up when `history` is given) with verified citations."""
+            engine: str | None = None, top_k: int | None = None) -> Answer:
+        """Answer a question (a follow-up when `history` is given) with verified citations;
+        `top_k` overrides the number of passages for this question."""
         final = None
-        for event in self.ask_stream(question, history, filters, engine):
+        for event in self.ask_stream(question, history, filters, engine, top_k):
             if event.kind == "final":
                 final = event.answer
         assert final is not None
         return final
 
     def ask_stream(self, question: str, history: History | None = None,
-                   filters: Filters | None = None,
-                   engine: str | None = None) -> Iterator[StreamEvent]:
+                   filters: Filters | None = None, engine: str | None = None,
+                   top_k: int | None = None) -> Iterator[StreamEvent]:
         """Like `ask`, but yields the draft text as it is generated, then the checked Answer."""
         from rag.cite import finalize
 
@@ -178,7 +182,7 @@ class Assistant:
         standalone = self.condense(question, history, eng)
         timings["condense"] = time.perf_counter() - t
         t = time.perf_counter()
-        hits = self.retrieve(standalone, filters)
+        hits = self.retrieve(standalone, filters, k=top_k)
         timings["retrieve"] = time.perf_counter() - t
         t = time.perf_counter()
         used = eng.name

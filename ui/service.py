@@ -1,9 +1,7 @@
 """The one Assistant shared by the web chat and the REST API: locking, uploads, inputs, examples."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import inspect
 import logging
 import re
 import shutil
@@ -172,8 +170,6 @@ class Library:
         self.max_upload_bytes = max_upload_bytes
         self.upload_dir = upload_dir or Path(assistant.settings.data_dir) / "uploads"
         self.lock = ReadWriteLock()
-        self._views: dict[int, Any] = {}
-        self._views_lock = threading.Lock()
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -218,26 +214,13 @@ class Library:
         return out
 
     # --- answering ----------------------------------------------------------------------------
-    def _assistant_for(self, top_k: int | None) -> tuple[Any, dict[str, Any]]:
-        """The assistant to ask and extra keyword arguments, honouring a per-question top_k."""
-        base = self.assistant
-        if top_k is None or top_k == base.settings.top_k:
-            return base, {}
+    def _check_top_k(self, top_k: int | None) -> dict[str, Any]:
+        """Extra keyword arguments for Assistant.ask_stream honouring a per-question top_k."""
+        if top_k is None or top_k == self.assistant.settings.top_k:
+            return {}
         if not 1 <= top_k <= MAX_TOP_K:
             raise InputError(f"top_k must be between 1 and {MAX_TOP_K}")
-        if "top_k" in inspect.signature(base.ask_stream).parameters:
-            return base, {"top_k": top_k}
-        # Assistant has no per-call top_k: a shallow view with other settings that shares the
-        # embedder, store, manifest, retriever and engines (warmed first so none is built twice).
-        with self._views_lock:
-            view = self._views.get(top_k)
-            if view is None:
-                _ = base.manifest, base.retriever
-                view = copy.copy(base)
-                view.settings = base.settings.replace(
-                    top_k=top_k, candidates=max(base.settings.candidates, top_k))
-                self._views[top_k] = view
-            return view, {}
+        return {"top_k": top_k}
 
     def ask_stream(self, question: str, history: Sequence[tuple[str, str]] | None = None,
                    filters: Filters | None = None, engine: str | None = None,
@@ -247,15 +230,14 @@ class Library:
             raise InputError("the question is empty")
         if engine is not None and engine not in ENGINES:
             raise InputError(f"engine must be one of {', '.join(ENGINES)}")
-        assistant, extra = self._assistant_for(top_k)
-        return self._locked_stream(assistant, question, list(history or ()), filters, engine,
-                                   extra)
+        extra = self._check_top_k(top_k)
+        return self._locked_stream(question, list(history or ()), filters, engine, extra)
 
-    def _locked_stream(self, assistant: Any, question: str, history: History,
-                       filters: Filters | None, engine: str | None,
-                       extra: dict[str, Any]) -> Iterator[Any]:
+    def _locked_stream(self, question: str, history: History, filters: Filters | None,
+                       engine: str | None, extra: dict[str, Any]) -> Iterator[Any]:
         with self.lock.read():
-            yield from assistant.ask_stream(question, history or None, filters, engine, **extra)
+            yield from self.assistant.ask_stream(question, history or None, filters, engine,
+                                                 **extra)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None,
             filters: Filters | None = None, engine: str | None = None,
