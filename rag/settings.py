@@ -53,6 +53,10 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "newscite")
 
     def __post_init__(self) -> None:
+        for name in ("data_dir", "cache_dir", "llm_model_path"):  # accept str paths too
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value).expanduser())
         if self.engine not in ENGINES:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.unsupported not in ("mark", "remove"):

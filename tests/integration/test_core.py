@@ -101,7 +101,7 @@ def test_bad_questions(assistant, seeds_dir):
     long = "How many Turkish soldiers were killed in the air strike? " + "filler " * 3000
     answer = assistant.ask(long)
     assert answer.notices and len(answer.question) <= assistant.settings.max_question_chars
-    assert answer.refused or answer.citations
+    assert not answer.refused and "33" in answer.text and answer.citations
 
 
 def test_model_mismatch_is_refused_with_advice(settings, seeds_dir, minilm):

@@ -59,3 +59,4 @@ def test_follow_up_rewriting_carries_the_subject():
         "How many Turkish soldiers died in Idlib?"
     assert needs_context("And the wounded?")
     assert condense_heuristic("What about Russia?", []) == "What about Russia?"
+
