@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -64,6 +65,17 @@ def make_client(data_dir: Path, chroma_url: str | None) -> Any:
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
 
 
+@contextmanager
+def _chroma_errors(doing: str) -> Iterator[None]:
+    """Chroma raises many exception types; a user gets one StoreError with the reason."""
+    try:
+        yield
+    except (ModelMismatchError, StoreError):
+        raise
+    except Exception as exc:
+        raise StoreError(f"{doing} Chroma failed: {exc}") from exc
+
+
 class ChromaStore:
     """Chunks, their vectors and flat metadata in one Chroma collection."""
 
@@ -121,36 +133,24 @@ class ChromaStore:
         step = self.batch_size()
         for i in range(0, len(chunks), step):
             part = chunks[i:i + step]
-            try:
+            with _chroma_errors("writing to"):
                 self.collection.upsert(
                     ids=[c.id for c in part],
                     embeddings=vectors[i:i + step],
                     documents=[c.text for c in part],
                     metadatas=[chunk_metadata(articles[c.article_id], c) for c in part],
                 )
-            except (ModelMismatchError, StoreError):
-                raise
-            except Exception as exc:
-                raise StoreError(f"writing to Chroma failed: {exc}") from exc
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         step = self.batch_size()
         for i in range(0, len(ids), step):
-            try:
+            with _chroma_errors("deleting from"):
                 self.collection.delete(ids=list(ids[i:i + step]))
-            except (ModelMismatchError, StoreError):
-                raise
-            except Exception as exc:
-                raise StoreError(f"deleting from Chroma failed: {exc}") from exc
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:
-        for aid in article_ids:
-            try:
-                self.collection.delete(where={"article_id": aid})
-            except (ModelMismatchError, StoreError):
-                raise
-            except Exception as exc:
-                raise StoreError(f"deleting from Chroma failed: {exc}") from exc
+        if article_ids:
+            with _chroma_errors("deleting from"):
+                self.collection.delete(where={"article_id": {"$in": list(article_ids)}})
 
     def count(self) -> int:
         return int(self.collection.count())
