@@ -190,6 +190,8 @@ class Assistant:
         if hits:
             try:
                 for piece in eng.draft(standalone, hits):
+                    if not pieces:  # when the user sees the first text of the answer
+                        timings["first_text"] = time.perf_counter() - started
                     pieces.append(piece)
                     yield StreamEvent("token", piece)
             except EngineError as exc:

@@ -161,6 +161,15 @@ class LocalEngine:
                 log.info("prompt too long for n_ctx=%d; retrying with %d evidence tokens",
                          model.n_ctx, budget)
 
+    def precheck_margin(self, question: str, hits: Sequence[Hit]) -> float | None:
+        """The pre-check's log P(yes) - log P(no) for `question` over `hits`, with the evidence
+        `draft` would send (None: no signal). Used to calibrate `llm_refuse_below`."""
+        if not hits:
+            return None
+        model = _load_model(self.model_path(), self.settings)
+        evidence = prompt.select_evidence(question, hits, self.settings.evidence_tokens)
+        return self._check(model, question, evidence, time.monotonic() + self.settings.llm_timeout)
+
     # -- Condenser ---------------------------------------------------------------------
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         if not history:

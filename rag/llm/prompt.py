@@ -117,7 +117,8 @@ def select_evidence(question: str, hits: Sequence[Hit], budget_tokens: int) -> l
     """Keep, per hit, the sentences most related to the question plus their neighbours.
 
     Hits are taken in the order given (best first); each keeps its 1-based number even when
-    trimmed or when a lower-ranked hit is dropped for lack of budget. Kept sentences stay in
+    trimmed or when a lower-ranked hit is dropped for lack of budget or because everything
+    relevant in it is already shown by a better-ranked overlapping chunk. Kept sentences stay in
     document order; a gap between them is shown as " … ".
     """
     if budget_tokens <= 0:
@@ -141,45 +142,48 @@ def select_evidence(question: str, hits: Sequence[Hit], budget_tokens: int) -> l
         orders.append(sorted(range(len(sents)), key=lambda i: (-scores[i], i)))
 
     chosen: list[set[int]] = [set() for _ in hits]
+    shown: set[tuple[str, int]] = set()  # (article, offset) of every sentence already shown
     budget = float(budget_tokens)
 
-    def cost(h: int, idx: set[int]) -> float:
-        hit, spans = hits[h], spans_per_hit[h]
-        new = idx - chosen[h]
-        if not new:
-            return 0.0
-        chars = sum(spans[i][1] - spans[i][0] + 1 for i in new) + len(GAP)
+    def key(h: int, i: int) -> tuple[str, int]:
+        return hits[h].article_id, hits[h].start + spans_per_hit[h][i][0]
+
+    def cost(h: int, i: int) -> float:
+        spans = spans_per_hit[h]
+        chars = spans[i][1] - spans[i][0] + 1 + len(GAP)
         if not chosen[h]:
-            chars += len(hit.title or "") + len(hit.source or "") + 60  # header and tags
+            chars += len(hits[h].title or "") + len(hits[h].source or "") + 60  # header, tags
         return chars / CHARS_PER_TOKEN
 
-    # pass 1: the best sentence of every hit (so lower-ranked hits are still seen), then
-    # pass 2: neighbours of the best sentences, then pass 3: the next best sentences.
+    def take(h: int, i: int) -> bool:
+        """Show sentence i of hit h if it fits and no earlier passage shows it already
+        (overlapping chunks of one article share sentences: never pay for one twice)."""
+        nonlocal budget
+        if i in chosen[h] or key(h, i) in shown:
+            return False
+        c = cost(h, i)
+        if c > budget:
+            return False
+        chosen[h].add(i)
+        shown.add(key(h, i))
+        budget -= c
+        return True
+
+    # pass 1: the best new sentence of every hit (so lower-ranked hits are still seen), then
+    # pass 2: neighbours of those sentences, then pass 3: the next best sentences.
+    best: dict[int, int] = {}
     for h, order in enumerate(orders):
-        if order:
-            want = {order[0]}
-            c = cost(h, want)
-            if c <= budget:
-                chosen[h] |= want
-                budget -= c
-    for h, order in enumerate(orders):
-        if not chosen[h]:
-            continue
-        best = order[0]
-        for i in (best - 1, best + 1):
-            if 0 <= i < len(order):
-                c = cost(h, {i})
-                if c <= budget:
-                    chosen[h].add(i)
-                    budget -= c
+        fresh = [i for i in order if key(h, i) not in shown]
+        if fresh and take(h, fresh[0]):
+            best[h] = fresh[0]
+    for h, i in best.items():
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(orders[h]):
+                take(h, j)
     for rank in range(1, max((len(o) for o in orders), default=0)):
         for h, order in enumerate(orders):
-            if not chosen[h] or rank >= len(order):
-                continue
-            c = cost(h, {order[rank]})
-            if c and c <= budget:
-                chosen[h].add(order[rank])
-                budget -= c
+            if chosen[h] and rank < len(order):
+                take(h, order[rank])
 
     evidence = []
     for h, hit in enumerate(hits):

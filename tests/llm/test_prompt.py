@@ -131,6 +131,31 @@ def test_bigger_budget_keeps_more() -> None:
     assert sum(len(e.text) for e in large) > sum(len(e.text) for e in small)
 
 
+def test_overlapping_chunks_do_not_repeat_a_sentence() -> None:
+    """Neighbouring chunks of one article overlap by a sentence; the evidence shows it once and
+    spends the budget on the next new sentence of the later chunk instead."""
+    first = "Officials met in Ankara. " + ANSWER
+    second = ANSWER + " Hospitals treated 32 wounded troops."
+    hits = [Hit(chunk_id="c1", article_id="a", title="T", text=first, start=0,
+                end=len(first), score=1.0),
+            Hit(chunk_id="c2", article_id="a", title="T", text=second,
+                start=first.index(ANSWER), end=first.index(ANSWER) + len(second), score=0.9)]
+    evidence = select_evidence("How many soldiers were killed in the air strike?", hits, 400)
+    shown = " ".join(ev.text for ev in evidence)
+    assert shown.count(ANSWER) == 1
+    assert "Hospitals treated 32 wounded troops." in shown
+    assert [ev.number for ev in evidence] == [1, 2]
+
+
+def test_a_chunk_with_nothing_new_is_left_out() -> None:
+    text = "Officials met in Ankara. " + ANSWER
+    hits = [make_hit(text, 1),
+            Hit(chunk_id="c9", article_id="a1", title="Title", text=ANSWER,
+                start=text.index(ANSWER), end=len(text), score=0.5)]
+    evidence = select_evidence("How many soldiers were killed?", hits, 400)
+    assert [ev.number for ev in evidence] == [1]
+
+
 def test_budget_must_be_positive() -> None:
     with pytest.raises(ValueError):
         select_evidence("q", HITS, 0)
