@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from index.chunk import sentence_spans
 from index.keyword import fast_fold, fast_words, query_terms
@@ -29,15 +32,23 @@ def rrf(rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float],
 
 @dataclass(frozen=True)
 class RerankWeights:
-    """Weights of the second-stage signals; tuned on the gold sets (see README)."""
+    """Weights of the second-stage signals; 0 switches a signal off.
+
+    Only ratios matter, so `fused` stays 1; the rest are what the coordinate sweep of
+    `python -m eval.ablation --sweep-rerank` chose (eval/reports/retrieval-sweep.md). `numbers`
+    is off: numbers in questions are mostly dates ("on February 27") that off-target passages
+    repeat. `semantic` is off: its gain was within noise on the gold sets and, from a cold
+    sentence cache, it embeds every sentence of the candidates (about a second here).
+    """
 
     fused: float = 1.0
     coverage: float = 0.6
-    numbers: float = 0.2
+    numbers: float = 0.0
     names: float = 0.2
     phrases: float = 0.3
     title: float = 0.1
     recency: float = 0.15
+    semantic: float = 0.0
 
 
 def fast_terms(text: str) -> list[str]:
@@ -106,8 +117,61 @@ def _best_sentence_coverage(q_terms: set[str], weights: dict[str, float],
     return best
 
 
-def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights()) -> list[Hit]:
-    """Reorder fused candidates with lexical signals at sentence level plus exact matches."""
+class SentenceSimilarity:
+    """Max cosine similarity between a question and each passage's sentences.
+
+    A passage often holds the answer in one sentence among unrelated ones, which its single
+    chunk vector blurs. Sentence vectors come from the index's own embedder (no extra model),
+    embedded in one batch per question and cached by sentence text: popular passages, the
+    sentences overlapping chunks share, and follow-ups cost nothing the second time.
+    """
+
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], size: int = 8192) -> None:
+        self._embed = embed
+        self._size = size  # 8192 x 384 float32 = 12.6 MB
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _lookup(self, sentences: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of the distinct sentences; the missing ones embedded in one batch."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for sent in sentences:
+                got = self._vectors.get(sent)
+                if got is not None:
+                    self._vectors.move_to_end(sent)
+                    found[sent] = got
+        missing = [sent for sent in dict.fromkeys(sentences) if sent not in found]
+        if missing:
+            found.update(zip(missing, self._embed(missing)))
+            with self._lock:
+                for sent in missing:
+                    self._vectors[sent] = found[sent]
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return found
+
+    def best(self, query_vector: Sequence[float], texts: Sequence[str]) -> list[float]:
+        """For each text, the highest cosine between the query and one of its sentences
+        (vectors are L2-normalised, so a dot product); 0 for a text without sentences."""
+        split = [[t[s:e] for s, e in sentence_spans(t)] for t in texts]
+        vectors = self._lookup([sent for sents in split for sent in sents])
+        q = np.asarray(query_vector, dtype=np.float32)
+        return [max(0.0, float(np.max(np.stack([vectors[x] for x in sents]) @ q)))
+                if sents else 0.0 for sents in split]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+
+def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(),
+           semantic: Sequence[float] | None = None) -> list[Hit]:
+    """Reorder fused candidates with lexical signals at sentence level plus exact matches, and
+    `semantic` (each hit's best sentence similarity to the question) when given."""
     if not hits:
         return []
     q_terms = set(fast_terms(question))
@@ -123,7 +187,7 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
     top_fused = max(h.score for h in hits) or 1.0
     date_rank = {d: i for i, d in enumerate(dates)}
     scored = []
-    for h, a in zip(hits, analyses):
+    for i, (h, a) in enumerate(zip(hits, analyses)):
         folded = a.folded
         signals = {
             "fused": h.score / top_fused,
@@ -134,6 +198,7 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
             "title": len(q_terms & set(fast_terms(h.title))) / len(q_terms) if q_terms else 0.0,
             "recency": (date_rank[h.published] + 1) / len(dates)
             if recent and h.published and dates else 0.0,
+            "semantic": semantic[i] if semantic is not None else 0.0,
         }
         score = sum(getattr(w, k) * v for k, v in signals.items())
         scored.append(dataclasses.replace(h, score=score, scores={**h.scores, **signals}))

@@ -8,11 +8,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from index.embed import Embedder
 from index.store import ChromaStore, published_ts
 from rag.types import Filters, Hit
+
+if TYPE_CHECKING:
+    from rag.fusion import RerankWeights
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +150,12 @@ class DenseRetriever:
                 self._vectors.popitem(last=False)
         return vector
 
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of several texts in one batch, on one torch thread: with the cores busy,
+        two threads took 3.4x longer than one for a 114-sentence batch here."""
+        with one_torch_thread():
+            return self.embedder.embed(texts)
+
     def _retriever(self, k: int, filters: Filters | None) -> Any:
         """llama-index retrievers are stateless per query: build one per (k, filters), reuse it."""
         key = (k, None if filters is None or filters.is_empty() else filters)
@@ -190,6 +201,16 @@ def date_limit(question: str) -> str | None:
     return None
 
 
+def with_date_limit(question: str, filters: Filters | None) -> Filters | None:
+    """An "as of <date>" question excludes later articles, unless the caller set date_to."""
+    import dataclasses as dc
+
+    limit = date_limit(question)
+    if limit and not (filters and filters.date_to):
+        return dc.replace(filters or Filters(), date_to=limit)
+    return filters
+
+
 class HybridRetriever:
     """Dense (Chroma via llama-index) + BM25, fused by RRF, reranked, near-duplicates collapsed."""
 
@@ -198,28 +219,36 @@ class HybridRetriever:
     def __init__(self, settings: Any, store: ChromaStore, embedder: Embedder,
                  keyword_db: str) -> None:
         from index.keyword import KeywordSearcher
+        from rag import fusion
 
         self.settings = settings
         self.store = store
         self.dense = DenseRetriever(store, embedder)
         self.keyword = KeywordSearcher(keyword_db)
+        self.weights = fusion.RerankWeights()
+        self.sentences = fusion.SentenceSimilarity(self.dense.embed_texts)
 
     def search(self, query: str, k: int, filters: Filters | None = None, *,
-               mode: str = "hybrid", rerank: bool | None = None,
-               collapse: bool | None = None) -> list[Hit]:
+               mode: str = "hybrid", rerank: bool | None = None, collapse: bool | None = None,
+               weights: RerankWeights | None = None) -> list[Hit]:
+        """The k best passages; `weights` overrides `self.weights` for this search."""
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}")
+        s = self.settings
+        hits = self.candidates(query, max(s.candidates, k), with_date_limit(query, filters), mode)
+        return self.second_stage(query, hits, k,
+                                 rerank=s.rerank if rerank is None else rerank,
+                                 collapse=s.collapse_duplicates if collapse is None else collapse,
+                                 weights=weights)
+
+    def candidates(self, query: str, n: int, filters: Filters | None = None,
+                   mode: str = "hybrid") -> list[Hit]:
+        """The n best chunks by reciprocal rank fusion of dense and BM25 rankings."""
         import dataclasses as dc
 
         from rag import fusion
 
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}")
         s = self.settings
-        rerank = s.rerank if rerank is None else rerank
-        collapse = s.collapse_duplicates if collapse is None else collapse
-        limit = date_limit(query)
-        if limit and not (filters and filters.date_to):
-            filters = dc.replace(filters or Filters(), date_to=limit)
-        n = max(s.candidates, k)
         rankings: dict[str, list[str]] = {}
         by_id: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
@@ -236,25 +265,36 @@ class HybridRetriever:
                                      date_from=published_ts(f.date_from),
                                      date_to=published_ts(f.date_to))
             rankings["keyword"] = [h.chunk_id for h in kw]
-            missing = [h.chunk_id for h in kw if h.chunk_id not in by_id]
-            # keyword-only hits: text and metadata from the manifest (no Chroma round trip)
-            for cid, p in self.keyword.passages(missing).items():
-                by_id[cid] = Hit(chunk_id=cid, article_id=p.article_id, title=p.title,
-                                 text=p.text, start=p.start, end=p.end, score=0.0,
-                                 source=p.source, published=p.published, url=p.url,
-                                 position=p.position)
-            missing = [cid for cid in missing if cid not in by_id]
-            if missing:
-                got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
-                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                    by_id[cid] = hit_from_metadata(cid, doc or "", meta or {}, 0.0)
+            by_id.update(self._keyword_hits([h.chunk_id for h in kw if h.chunk_id not in by_id]))
         fused = fusion.rrf(rankings, {"dense": s.dense_weight, "keyword": s.keyword_weight},
                            s.rrf_k)
-        hits = [dc.replace(by_id[cid], score=score,
-                           scores={**by_id[cid].scores, "rrf": score})
+        return [dc.replace(by_id[cid], score=score, scores={**by_id[cid].scores, "rrf": score})
                 for cid, score in fused if cid in by_id][:n]
+
+    def _keyword_hits(self, missing: list[str]) -> dict[str, Hit]:
+        """Keyword-only hits: text and metadata from the manifest (no Chroma round trip), and
+        from Chroma for ids the manifest cannot place."""
+        out = {cid: Hit(chunk_id=cid, article_id=p.article_id, title=p.title, text=p.text,
+                        start=p.start, end=p.end, score=0.0, source=p.source,
+                        published=p.published, url=p.url, position=p.position)
+               for cid, p in self.keyword.passages(missing).items()}
+        missing = [cid for cid in missing if cid not in out]
+        if missing:
+            got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                out[cid] = hit_from_metadata(cid, doc or "", meta or {}, 0.0)
+        return out
+
+    def second_stage(self, query: str, hits: list[Hit], k: int, *, rerank: bool = True,
+                     collapse: bool = True, weights: RerankWeights | None = None) -> list[Hit]:
+        """Rerank the fused candidates, collapse near-duplicates, keep k (+ 2 other outlets)."""
+        from rag import fusion
+
         if rerank:
-            hits = fusion.rerank(query, hits)
+            w = weights or self.weights
+            semantic = self.sentences.best(self.dense.embed_query(query),
+                                           [h.text for h in hits]) if w.semantic else None
+            hits = fusion.rerank(query, hits, w, semantic)
         if collapse:
             unique, dups = fusion.collapse(hits)
             kept = {h.article_id for h in unique[:k]}
@@ -265,9 +305,16 @@ class HybridRetriever:
 
 
 def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | None = None) -> Any:
-    """The hybrid retriever as a llama-index BaseRetriever, for llama-index query/chat engines."""
+    """The hybrid retriever as a llama-index BaseRetriever, for llama-index query/chat engines.
+
+    Nodes keep newscite's chunk id, exact offsets (`start_char_idx`/`end_char_idx` into the
+    article text) and metadata; only title, outlet and date reach an LLM prompt or an
+    embedding, as with the project's own engines (ids and URLs are not evidence).
+    """
     from llama_index.core.retrievers import BaseRetriever
     from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    hidden = ["article_id", "url"]
 
     class NewsciteRetriever(BaseRetriever):
         def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -275,7 +322,8 @@ def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | No
             return [NodeWithScore(node=TextNode(
                 id_=h.chunk_id, text=h.text, start_char_idx=h.start, end_char_idx=h.end,
                 metadata={"article_id": h.article_id, "title": h.title, "source": h.source or "",
-                          "published": h.published or "", "url": h.url or ""}), score=h.score)
-                for h in hits]
+                          "published": h.published or "", "url": h.url or ""},
+                excluded_llm_metadata_keys=hidden, excluded_embed_metadata_keys=hidden),
+                score=h.score) for h in hits]
 
     return NewsciteRetriever()

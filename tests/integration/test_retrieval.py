@@ -46,3 +46,23 @@ def test_follow_up_retrieves_earlier_subject(assistant, seeds_dir):
                            history=[(first.question, first.text)])
     assert "Dogan" in follow.standalone_question
     assert "Hatay" in follow.text and follow.citations
+
+
+def test_sentence_similarity_signal_uses_the_index_model_and_its_cache(assistant, seeds_dir):
+    import dataclasses
+
+    assistant.ingest([seeds_dir])
+    retriever = assistant.retriever
+    question = "Which province is Rahmi Dogan the governor of?"
+    assistant.retrieve(question, k=5)
+    assert len(retriever.sentences) == 0  # off by default: no sentence is embedded
+    weights = dataclasses.replace(retriever.weights, semantic=0.3)
+    hits = assistant.retrieve(question, k=5, weights=weights)
+    best = max(hits, key=lambda h: h.scores["semantic"])
+    assert "Rahmi Dogan" in best.text  # the sentence naming him, inside a longer passage
+    assert all(0.0 <= h.scores["semantic"] < best.scores["semantic"]
+               for h in hits if "Rahmi Dogan" not in h.text)
+    cached = len(retriever.sentences)
+    assert cached >= assistant.settings.top_k  # the sentences of every candidate, one batch
+    assert assistant.retrieve(question, k=5, weights=weights) == hits
+    assert len(retriever.sentences) == cached  # the second time costs no embedding
