@@ -5,9 +5,12 @@ import datetime as dt
 import logging
 import re
 
+from index.injection import is_planted, split_planted
+from index.outlet import source_from_line
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["clean_lines", "is_boilerplate", "normalise_date", "source_from_line", "take_meta_lines"]
+__all__ = ["clean_lines", "is_boilerplate", "normalise_date", "take_meta_lines"]
 
 # Length gates keep every check linear: boilerplate is short, and long lines are never scanned
 # by anything but anchored prefix patterns or a fixed-size tail.
@@ -82,34 +85,6 @@ _INLINE_PHOTO = re.compile(r"(?:^|[.!?”\"]\s+)(?:Photo|Photograph|Image|Credit
 _TAG_ITEM = re.compile(r"^[a-z0-9][a-z0-9 '’&/-]{0,29}$")
 _SENTENCE_PUNCT = re.compile(r"[.!?;:\"“”]")
 
-_ORIGINALLY = re.compile(
-    r"originally\s+(?:appeared|ran|was\s+published|published)\s+(?:on|in|at|by)\s+"
-    r"(?:the\s+(?=[a-z]))?(?P<src>.+)$",
-    re.IGNORECASE,
-)
-_ORIGINALLY_CUT = re.compile(
-    r"\s+(?:and\s+(?:is|was|has|appears|it)\b|under\s+a\b|on\s+\w+\s+\d{1,2},|with\s+permission\b)"
-    r"|,\s+(?:and\s+)?(?:is|was|it)\b|\s*\((?:http|www)",
-    re.IGNORECASE,
-)
-_COPYRIGHT_HEAD = re.compile(
-    r"^[\[(\s]*(?:copyright\b\s*|\(c\)\s*|©\s*)+(?:\(c\)\s*|©\s*)*"
-    r"(?:\d{4}(?:\s*[-–]\s*\d{4})?)?\s*[.,:]?\s*(?:by\s+)?",
-    re.IGNORECASE,
-)
-_COPYRIGHT_CUT = re.compile(
-    r"\ball rights reserved\b|\breprinted\b|\brepublished\b|\bused with\b|\bdistributed by\b"
-    r"|\bthis material may not\b|\bmay not be\b",
-    re.IGNORECASE,
-)
-_REPRINT_SOURCE = re.compile(
-    r"reprinted\s+(?:here\s+)?with\s+(?:the\s+)?(?:kind\s+)?permission\s+(?:of|from)\s+(?:the\s+(?=[a-z]))?"
-    r"(?P<src>[^,.;]{2,100})",
-    re.IGNORECASE,
-)
-_ABBREV_END = re.compile(r"(?:\b(?:Inc|Ltd|Co|Corp|LLC|L\.L\.C|S\.A|A\.G|Plc|PLC|Jr|Sr|Bros)|\b[A-Z])\.$")
-_SENTENCE_CUT = re.compile(r"\.\s+(?=[A-Z])")
-
 
 def _collapse(text: str) -> str:
     return _WS.sub(" ", text).strip()
@@ -165,61 +140,10 @@ def _line_rule(s: str) -> bool:
 
 
 def is_boilerplate(line: str) -> bool:
-    """True when a whole line or paragraph is boilerplate that must never become citable text."""
+    """True when a whole line or paragraph is boilerplate that must never become citable text
+    (including markup and instructions planted for an AI reader, see index.injection)."""
     s = line.strip()
-    return _line_rule(s) or (len(s) <= _CAPTION_MAX and _credit_at_end(s))
-
-
-def _clean_source(name: str) -> str | None:
-    name = _collapse(name).strip(" ,;:-–—\"'“”[]()*")
-    if name.endswith(".") and not _ABBREV_END.search(name):
-        name = name[:-1].rstrip()
-    if not name or len(name) > 100 or not any(ch.isalpha() for ch in name):
-        return None
-    return name
-
-
-def _source_from_note(s: str) -> str | None:
-    match = _ORIGINALLY.search(s)
-    if not match:
-        return None
-    src = match.group("src")
-    cut = _ORIGINALLY_CUT.search(src)
-    if cut:
-        src = src[: cut.start()]
-    return _clean_source(src)
-
-
-def _source_from_copyright(s: str) -> str | None:
-    head = _COPYRIGHT_HEAD.match(s)
-    if not head:
-        return None
-    rest = s[head.end():]
-    cut = _COPYRIGHT_CUT.search(rest)
-    if cut:
-        rest = rest[: cut.start()]
-    else:
-        # No marker: the owner is the first sentence, keeping abbreviations such as "Inc."
-        for sentence_end in _SENTENCE_CUT.finditer(rest):
-            if not _ABBREV_END.search(rest[: sentence_end.start() + 1]):
-                rest = rest[: sentence_end.start() + 1]
-                break
-    return _clean_source(rest)
-
-
-def source_from_line(line: str) -> tuple[str, str] | None:
-    """(kind, outlet) named by a boilerplate line: kind is "note", "copyright" or "reprint"."""
-    s = _collapse(line[:_NOTE_MAX])
-    for kind, finder in (("note", _source_from_note), ("copyright", _source_from_copyright)):
-        found = finder(s)
-        if found:
-            return kind, found
-    match = _REPRINT_SOURCE.search(s)
-    if match:
-        found = _clean_source(match.group("src"))
-        if found:
-            return "reprint", found
-    return None
+    return _line_rule(s) or (len(s) <= _CAPTION_MAX and _credit_at_end(s)) or is_planted(s)
 
 
 def _continues(previous: str, line: str) -> bool:
@@ -255,27 +179,20 @@ def clean_lines(lines: list[str]) -> tuple[list[str], list[str], dict[str, str]]
     Each item may hold several lines joined by "\\n". A boilerplate line inside an item is
     removed on its own and splits the item there, so every kept item is a contiguous
     (whitespace-trimmed) substring of an input item; a paragraph ending with a photo credit
-    is removed whole. Metadata: {"source": ...} from "originally appeared on X" (wins) or a
-    copyright / reprint line.
+    is removed whole. Markup and instructions planted for an AI reader (index.injection) are
+    cut out the same way, even mid-line: removed, never dropped. Metadata: {"source": ...}
+    from "originally appeared on X" (wins) or a copyright / reprint line.
     """
     kept: list[str] = []
     removed: list[str] = []
     found: dict[str, str] = {}
     for item in lines:
         run: list[str] = []
-        for line in item.split("\n"):
-            if not line.strip():
-                _flush(run, kept, removed)
-                run = []
-            elif _line_rule(line.strip()):
-                _flush(run, kept, removed)
-                run = []
-                removed.append(line.strip())
-                meta = source_from_line(line)
-                if meta and meta[0] not in found:
-                    found[meta[0]] = meta[1]
+        for piece, planted in split_planted(item):
+            if planted:
+                run = _cut(run, piece, kept, removed)
             else:
-                run.append(line)
+                run = _take_lines(piece, run, kept, removed, found)
         _flush(run, kept, removed)
     metadata: dict[str, str] = {}
     for kind in ("note", "copyright", "reprint"):
@@ -284,6 +201,30 @@ def clean_lines(lines: list[str]) -> tuple[list[str], list[str], dict[str, str]]
             break
     logger.debug("clean: kept %d, removed %d", len(kept), len(removed))
     return kept, removed, metadata
+
+
+def _take_lines(piece: str, run: list[str], kept: list[str], removed: list[str],
+                found: dict[str, str]) -> list[str]:
+    """Apply the line rules to a piece of an item; returns the paragraph still being built."""
+    for line in piece.split("\n"):
+        if not line.strip():
+            run = _cut(run, "", kept, removed)
+        elif _line_rule(line.strip()):
+            run = _cut(run, line, kept, removed)
+            meta = source_from_line(line)
+            if meta and meta[0] not in found:
+                found[meta[0]] = meta[1]
+        else:
+            run.append(line)
+    return run
+
+
+def _cut(run: list[str], boilerplate: str, kept: list[str], removed: list[str]) -> list[str]:
+    """End the paragraph being built at `boilerplate` (removed when not blank); a new one starts."""
+    _flush(run, kept, removed)
+    if boilerplate.strip():
+        removed.append(boilerplate.strip())
+    return []
 
 
 def _maybe_credit(line: str) -> bool:

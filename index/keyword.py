@@ -181,8 +181,12 @@ class KeywordSearcher:
     # --- loading ------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = sqlite3.connect(self.db_path, check_same_thread=False, timeout=30)
-            self._db.executescript(SCHEMA)
+            from index.manifest import is_read_only, open_sqlite  # lazy: manifest imports us
+
+            path = Path(self.db_path)
+            self._db = open_sqlite(path)
+            if not is_read_only(path):  # a read-only data folder can still be searched
+                self._db.executescript(SCHEMA)
         return self._db
 
     def refresh(self) -> None:

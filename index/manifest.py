@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -15,6 +17,8 @@ from index.keyword import term_counts
 from index.models import Article, Chunk
 from index.store import published_ts
 from rag.errors import IndexError_
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,15 +58,51 @@ class ChunkRef:
     end: int
 
 
+def is_read_only(path: Path) -> bool:
+    """True when this process cannot write an existing database (read-only file, folder or
+    mount): it can then still be read, through `open_sqlite`."""
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def open_sqlite(path: Path, read_only: bool | None = None) -> sqlite3.Connection:
+    """A connection to the manifest database (autocommit; callers open their transactions).
+
+    Read-only (by default when `is_read_only`) it is opened with mode=ro, which writes nothing.
+    A WAL database needs its -shm file, which a reader creates when the last writer removed
+    it; in a folder this process cannot write, that is impossible, so without a -wal file
+    (nobody is writing: the last writer closed and checkpointed) it is opened immutable. An
+    immutable reader does not see later writes by someone else: it reads the index as it was.
+    """
+    if read_only is None:
+        read_only = is_read_only(path)
+    if not read_only:
+        return sqlite3.connect(str(path), timeout=30, check_same_thread=False,
+                               isolation_level=None)
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False,
+                         isolation_level=None)
+    db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fail here, not mid-query
+    return db
+
+
 class Manifest:
-    """SQLite file in the data folder; every change is one transaction."""
+    """SQLite file in the data folder; every change is one transaction.
+
+    A data folder this process cannot write is opened read-only (see `open_sqlite`): questions
+    are answered, and every write fails with IndexError_ before touching the file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.read_only = is_read_only(path)
         try:
+            if self.read_only:
+                self.db = open_sqlite(path, read_only=True)
+                logger.info("the index manifest %s is not writable: opened read-only", path)
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), timeout=30, check_same_thread=False,
-                                      isolation_level=None)
+            self.db = open_sqlite(path, read_only=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA + KEYWORD_SCHEMA)
@@ -74,6 +114,9 @@ class Manifest:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:  # an immutable open would even let BEGIN through
+            raise IndexError_(f"cannot write the index manifest {self.path}: it is read-only "
+                              "for this process")
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:

@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,35 +103,62 @@ class Indexer:
         self.manifest = manifest
         self.store = store
         self.group_chunks = _group_chunks()
+        self._locked = False
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The data folder's write lock, taken once however the public steps nest."""
+        if self._locked:
+            yield
+            return
+        with write_lock(self.settings.data_dir):
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
 
     # --- public -----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
+        """Load the files and folders in `paths` and index their articles (`ingest_articles`)."""
         started = time.perf_counter()
-        timings: dict[str, float] = {}
-        with write_lock(self.settings.data_dir):
-            self._check_meta()
-            self._finish_pending()
+        with self._writing():  # held while loading too: a second writer fails before any work
             t = time.perf_counter()
             loaded, warnings = _load_with_warnings(list(paths))
-            articles = [a for a in loaded if isinstance(a, Article)]
-            skipped = tuple(s for s in loaded if isinstance(s, Skipped))
-            timings["load"] = time.perf_counter() - t
+            load_seconds = time.perf_counter() - t
+            report = self.ingest_articles([a for a in loaded if isinstance(a, Article)], progress)
+        report = replace(report, skipped=tuple(s for s in loaded if isinstance(s, Skipped)),
+                         warnings=tuple(warnings), seconds=time.perf_counter() - started,
+                         timings={"load": load_seconds, **report.timings})
+        logger.info("ingest: %s", report.summary())
+        return report
+
+    def ingest_articles(self, articles: Sequence[Article], progress: Progress | None = None, *,
+                        keys: dict[str, str] | None = None) -> IngestReport:
+        """Index ready-made articles: unchanged ones are left alone, new and changed ones are
+        chunked, embedded and written crash-safely; articles no key points at any more go.
+
+        `keys` maps source keys to article ids; by default each article's own key. An import
+        passes them all (an exported article may have been loaded from several paths)."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        with self._writing():
+            self._check_meta()
+            self._finish_pending()
             plan = self._plan(articles)
             t = time.perf_counter()
             chunked = [(a, chunk_article(a, self.settings.chunk_chars, self.settings.chunk_overlap))
                        for a in plan.new]
             timings["chunk"] = time.perf_counter() - t
-            embedded, removed = self._write(chunked, plan.keys, progress, timings)
-        report = IngestReport(
+            embedded, removed = self._write(chunked, plan.keys if keys is None else keys,
+                                            progress, timings)
+        return IngestReport(
             added=tuple(plan.added), updated=tuple(plan.updated),
-            unchanged=tuple(plan.unchanged), removed=tuple(removed), skipped=skipped,
-            warnings=tuple(warnings), chunks_embedded=embedded,
+            unchanged=tuple(plan.unchanged), removed=tuple(removed), chunks_embedded=embedded,
             seconds=time.perf_counter() - started, timings=timings)
-        logger.info("ingest: %s", report.summary())
-        return report
 
     def delete(self, article_id: str) -> bool:
-        with write_lock(self.settings.data_dir):
+        with self._writing():
             self._finish_pending()
             if not self.manifest.remove_article(article_id):
                 return False
@@ -206,10 +233,14 @@ class Indexer:
             t = time.perf_counter()
             self.manifest.mark_inflight(articles)
             _test_hook("marked", n)
-            self.store.upsert(articles, chunks, vectors)
-            _test_hook("stored", n)
-            group_keys = {k: v for k, v in keys.items() if v in articles}
-            removed += self.manifest.commit_articles(group, group_keys)
+            try:
+                self.store.upsert(articles, chunks, vectors)
+                _test_hook("stored", n)
+                group_keys = {k: v for k, v in keys.items() if v in articles}
+                removed += self.manifest.commit_articles(group, group_keys)
+            except Exception:
+                self._undo_failed_write([c.id for c in chunks])
+                raise
             timings["store"] = timings.get("store", 0.0) + time.perf_counter() - t
             _test_hook("committed", n)
             self._finish_pending()
@@ -245,6 +276,22 @@ class Indexer:
         out = np.empty_like(vectors)
         out[order] = vectors
         return out
+
+    def _undo_failed_write(self, chunk_ids: list[str]) -> None:
+        """After a failed Chroma or manifest write, delete the group's chunks from Chroma and
+        forget its in-flight marks, so the index is left as it was before the group.
+
+        By id: a delete by article makes Chroma read its segments first, which fails on a full
+        disk. Best effort: what cannot be undone here stays marked in flight, and the next ingest
+        removes it (`_finish_pending`); the caller re-raises the original, clearer error."""
+        try:
+            if self.store.opened:  # else the write failed before anything reached Chroma
+                self.store.delete_ids(chunk_ids)
+            self.manifest.clear_inflight()
+            logger.info("failed write: removed its %d chunks from Chroma", len(chunk_ids))
+        except Exception as exc:  # noqa: BLE001 - the write's own error is the one to report
+            logger.info("could not clean up after the failed write (the next ingest will): %s",
+                        exc)
 
     def _finish_pending(self) -> None:
         """Delete chunks of removed or replaced articles from Chroma, then forget them; also

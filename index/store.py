@@ -1,7 +1,12 @@
 """The Chroma chunk store: embedded PersistentClient or HttpClient to a server, one code path."""
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,10 +64,34 @@ def make_client(data_dir: Path, chroma_url: str | None) -> Any:
             )
         path = data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
+        if not _writable(path):
+            path = _private_copy(path)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises many types; the user needs one message
         where = chroma_url or str(data_dir / "chroma")
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _writable(path: Path) -> bool:
+    """True when this process can write the Chroma folder and its database."""
+    return all(os.access(p, os.W_OK) for p in (path, path / "chroma.sqlite3") if p.exists())
+
+
+def _private_copy(path: Path) -> Path:
+    """A writable copy of a Chroma folder this process cannot write, removed at exit.
+
+    Embedded Chroma writes to its database whenever it starts (it fails on a read-only one),
+    so a read-only data folder is queried through a copy: the index as it was when opened."""
+    started = time.perf_counter()
+    target = Path(tempfile.mkdtemp(prefix="newscite-chroma-")) / "chroma"
+    atexit.register(shutil.rmtree, target.parent, ignore_errors=True)
+    shutil.copytree(path, target, copy_function=shutil.copyfile)
+    for folder, _, _ in os.walk(target):  # copytree copies the folders' read-only modes
+        os.chmod(folder, 0o700)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    logger.info("%s is not writable: querying a copy (%.1f MB in %.2fs) at %s", path, size / 1e6,
+                time.perf_counter() - started, target)
+    return target
 
 
 @contextmanager
@@ -118,6 +147,11 @@ class ChromaStore:
                 )
             self._collection = col
         return self._collection
+
+    @property
+    def opened(self) -> bool:
+        """True once the collection is open: before that, nothing can have been written."""
+        return self._collection is not None
 
     def batch_size(self) -> int:
         if self._batch_size is None:  # asked once: over HTTP it is a round trip

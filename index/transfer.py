@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -122,39 +123,12 @@ def import_jsonl(assistant: Any, path: str | Path, progress: Progress | None = N
                  ) -> IngestReport:
     """Index the articles of an export file as they are (no re-cleaning: same ids, texts,
     metadata and source keys); articles already indexed are left alone."""
+    from index.pipeline import Indexer
+
     started = time.perf_counter()
     items, skipped, warnings = read_jsonl(path)
-    articles = [a for a, _ in items]
-    keys = {k: a.id for a, ks in items for k in ks}
-    report = _write_articles(assistant, articles, keys, progress)
-    return IngestReport(added=report.added, updated=report.updated, unchanged=report.unchanged,
-                        removed=report.removed, skipped=tuple(skipped) + report.skipped,
-                        warnings=tuple(warnings) + report.warnings,
-                        chunks_embedded=report.chunks_embedded,
-                        seconds=time.perf_counter() - started, timings=report.timings)
-
-
-def _write_articles(assistant: Any, articles: list[Article], keys: dict[str, str],
-                    progress: Progress | None) -> IngestReport:
-    """Ingest ready-made Articles through the pipeline's crash-safe write path."""
-    from index.chunk import chunk_article
-    from index.pipeline import Indexer, write_lock
-
-    settings = assistant.settings
-    indexer = Indexer(settings, assistant.embedder, assistant.manifest, assistant.store)
-    public = getattr(indexer, "ingest_articles", None)
-    if public is not None:  # the pipeline's own entry point, when it has one
-        return public(articles, keys=keys, progress=progress)
-    timings: dict[str, float] = {}
-    with write_lock(Path(settings.data_dir)):
-        indexer._check_meta()  # noqa: SLF001 - Indexer.ingest's steps, minus loading files
-        indexer._finish_pending()  # noqa: SLF001
-        plan = indexer._plan(articles)  # noqa: SLF001
-        t = time.perf_counter()
-        chunked = [(a, chunk_article(a, settings.chunk_chars, settings.chunk_overlap))
-                   for a in plan.new]
-        timings["chunk"] = time.perf_counter() - t
-        embedded, removed = indexer._write(chunked, keys, progress, timings)  # noqa: SLF001
-    return IngestReport(added=tuple(plan.added), updated=tuple(plan.updated),
-                        unchanged=tuple(plan.unchanged), removed=tuple(removed),
-                        chunks_embedded=embedded, timings=timings)
+    indexer = Indexer(assistant.settings, assistant.embedder, assistant.manifest, assistant.store)
+    report = indexer.ingest_articles([a for a, _ in items], progress,
+                                     keys={k: a.id for a, ks in items for k in ks})
+    return replace(report, skipped=tuple(skipped), warnings=tuple(warnings),
+                   seconds=time.perf_counter() - started)

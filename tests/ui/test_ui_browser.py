@@ -134,10 +134,10 @@ def test_article_and_question_cannot_inject_html(live_server, page, artifacts, t
         path.write_text(text, encoding="utf-8")
         _upload(page, path)
     page.get_by_role("tab", name="Library").click()
-    assert "Lantern night <img src=x" in page.locator("#nc-library").inner_text()  # shown as text
+    assert "Qelmira ferry <img src=x" in page.locator("#nc-library").inner_text()  # shown as text
     page.get_by_role("tab", name="Chat").click()
 
-    _ask(page, f"How many visitors did the Qelmira lantern festival draw? {PAYLOAD}")
+    _ask(page, "How many visitors did the Qelmira lantern festival draw?")
     _ask(page, f"When do the Qelmira ferry boats leave? {PAYLOAD}")
     answer = _last_answer(page)
     page.screenshot(path=str(artifacts / "chat-xss.png"), full_page=True)

@@ -1,5 +1,8 @@
-"""The served app from outside: gradio_client's /ask (streamed), REST over real HTTP, the log."""
+"""The served app from outside: gradio_client's /ask (streamed), REST over real HTTP, the log,
+and Gradio's own upload route held to the app's upload limits."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,3 +56,66 @@ def test_binds_localhost_only(live_server):
     assert live_server.url.startswith("http://127.0.0.1:")
     r = httpx.get(live_server.url + "/gradio_api/info", timeout=10)
     assert r.status_code == 200 and "/ask" in r.text
+
+
+# --- Gradio's own upload route takes the app's upload limits ----------------------------------
+NOTICE = b"Harbour notice\n\nThe harbour closes at noon on Friday for dredging work.\n"
+
+
+def _stored(client) -> set[str]:  # noqa: ANN001
+    """Every file in the in-process Gradio app's upload folder."""
+    from gradio.routes import App
+
+    gradio_app = next(r.app for r in client.app.routes if isinstance(getattr(r, "app", None), App))
+    folder = Path(gradio_app.uploaded_file_dir)
+    return {str(p) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize(("name", "status"), [
+    ("payload.exe", 415), ("beacon.svg", 415), ("story.txt.php", 415), ("noextension", 415),
+    ("../../story.sh", 415), ("story.TXT", 200), ("story.md", 200), ("feed.jsonl", 200)])
+def test_gradio_upload_route_takes_only_article_types(live_server, name, status):
+    r = httpx.post(live_server.url + "/gradio_api/upload", timeout=30,
+                   files={"files": (name, NOTICE, "application/octet-stream")})
+    assert r.status_code == status, r.text
+    if status == 415:
+        assert "unsupported file type" in r.json()["detail"] and "Traceback" not in r.text
+
+
+@pytest.mark.fault
+def test_gradio_upload_route_refuses_big_files_and_mixed_batches(live_server):
+    from ui.service import DEFAULT_MAX_UPLOAD_BYTES
+    from ui.uploads import MAX_FILES_PER_UPLOAD
+
+    url = live_server.url + "/gradio_api/upload"
+    big = b"word " * (DEFAULT_MAX_UPLOAD_BYTES // 5 + 1)
+    r = httpx.post(url, files={"files": ("big.txt", big, "text/plain")}, timeout=60)
+    assert r.status_code == 413 and "upload limit" in r.json()["detail"], r.text
+    mixed = [("files", ("a.txt", NOTICE, "text/plain")), ("files", ("b.exe", NOTICE, "x/y"))]
+    assert httpx.post(url, files=mixed, timeout=30).status_code == 415
+    many = [("files", (f"n{i}.txt", NOTICE, "text/plain")) for i in range(MAX_FILES_PER_UPLOAD + 1)]
+    r = httpx.post(url, files=many, timeout=60)
+    assert r.status_code == 413 and "files in one upload" in r.json()["detail"], r.text
+    ok = [("files", (f"n{i}.txt", NOTICE, "text/plain")) for i in range(3)]
+    r = httpx.post(url, files=ok, timeout=30)
+    assert r.status_code == 200 and len(r.json()) == 3, r.text
+
+
+@pytest.mark.fault
+def test_refused_uploads_are_never_stored(client):
+    """The in-process app (50 KB limit): Gradio's upload folder gains nothing from a refusal."""
+    before = _stored(client)
+    refused = [
+        {"files": ("payload.exe", NOTICE, "application/octet-stream")},
+        {"files": ("big.txt", b"x" * 60_000, "text/plain")},
+        [("files", ("fine.txt", NOTICE, "text/plain")), ("files", ("evil.svg", b"<svg/>", "x"))],
+    ]
+    for files in refused:
+        r = client.post("/gradio_api/upload", files=files)
+        assert r.status_code in (413, 415), r.text
+        assert _stored(client) == before
+    # the check can see a stored file: an allowed upload adds one
+    assert client.post("/gradio_api/upload", files={"files": ("fine.txt", NOTICE)}).status_code \
+        == 200
+    assert len(_stored(client) - before) == 1
