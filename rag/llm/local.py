@@ -139,18 +139,24 @@ class LocalEngine:
                 continue
             gate = output.AnswerGate()
             try:
-                margin = None
+                margin: float | None = None
+                check: dict[str, float] = {}
                 if self.precheck:
-                    margin = self._check(model, question, evidence, deadline)
+                    margin, check = self._check(model, question, evidence, deadline)
                     if margin is not None and margin < self.refuse_below:
                         self.last_stats = {"seconds": time.monotonic() - started,
-                                           "precheck_margin": margin}
+                                           "precheck_margin": margin, **check}
                         yield REFUSAL
                         return
                 yield from self._generate(model, messages, max_tokens, deadline, gate)
-                self.last_stats["seconds"] = time.monotonic() - started
+                stats = self.last_stats
+                stats["seconds"] = time.monotonic() - started
                 if margin is not None:
-                    self.last_stats["precheck_margin"] = margin
+                    stats["precheck_margin"] = margin
+                # tokens the model had to read for this question: the pre-check's uncached
+                # prompt plus the answer request's own suffix
+                stats["new_prompt_tokens"] = (check.get("new_prompt_tokens", 0.0)
+                                              + stats["prompt_tokens"] - stats["cached_tokens"])
                 return
             except _ContextOverflow:
                 if budget <= _MIN_EVIDENCE_TOKENS or gate.emitted:
@@ -168,7 +174,8 @@ class LocalEngine:
             return None
         model = _load_model(self.model_path(), self.settings)
         evidence = prompt.select_evidence(question, hits, self.settings.evidence_tokens)
-        return self._check(model, question, evidence, time.monotonic() + self.settings.llm_timeout)
+        deadline = time.monotonic() + self.settings.llm_timeout
+        return self._check(model, question, evidence, deadline)[0]
 
     # -- Condenser ---------------------------------------------------------------------
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
@@ -198,8 +205,9 @@ class LocalEngine:
                               f"({model.n_ctx} tokens)") from None
 
     def _check(self, model: _Model, question: str, evidence: Sequence[prompt.Evidence],
-               deadline: float) -> float | None:
-        """log P(yes) - log P(no) that the evidence answers the question (None: no signal)."""
+               deadline: float) -> tuple[float | None, dict[str, float]]:
+        """log P(yes) - log P(no) that the evidence answers the question (None: no signal),
+        and the request's prompt size: prompt_tokens (whole) and new_prompt_tokens (uncached)."""
         request = {
             "messages": prompt.check_messages(question, evidence),
             "max_tokens": 1,
@@ -210,12 +218,17 @@ class LocalEngine:
             "top_logprobs": 5,
         }
         top: list[tuple[str, float]] = []
+        timings: dict[str, Any] = {}
         for kind, value in self._run(model, request, deadline):
             if kind == "logprobs" and not top:
                 top = value
+            elif kind == "timings":
+                timings = value
         margin = output.yes_no_margin(top)
         log.debug("precheck margin %s", margin)
-        return margin
+        new = float(timings.get("prompt_n", 0))
+        return margin, {"prompt_tokens": new + float(timings.get("cache_n", 0)),
+                        "new_prompt_tokens": new}
 
     def _generate(self, model: _Model, messages: list[prompt.Message], max_tokens: int,
                   deadline: float, gate: output.AnswerGate | None,

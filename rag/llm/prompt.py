@@ -262,10 +262,13 @@ def answer_messages(question: str, evidence: Sequence[Evidence]) -> list[Message
 # model's yes/no log-probabilities add a refusal signal its free-text answer lacks: in the
 # seed trials (this exact prompt) every answerable question scored +0.25 or more, while
 # questions about a person or figure the passages never mention (a pilot's name, a
-# population) scored -0.34 to -0.88. Calibrate REFUSE_BELOW on the gold sets.
+# population) scored -0.34 to -0.88. REFUSE_BELOW is calibrated on the gold sets with
+# `python -m eval.calibrate` (eval/reports/precheck.md). A variant that appended the check
+# after the answer reminder (so the answer request would be a pure cache hit) separated
+# answerable from unanswerable questions far worse, so the check replaces the reminder.
 CHECK_SUFFIX = ("\n\nDo the passages state the answer to this question? "
                 "Reply with yes or no only.")
-REFUSE_BELOW = -0.1  # log P(yes) - log P(no) under which the engines refuse without answering
+REFUSE_BELOW = 0.3  # log P(yes) - log P(no) under which the engines refuse without answering
 
 
 def check_messages(question: str, evidence: Sequence[Evidence]) -> list[Message]:

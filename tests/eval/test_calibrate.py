@@ -30,3 +30,10 @@ def test_report_marks_the_current_threshold() -> None:
     text = report(probes(), -0.1)
     assert "| -0.1 (current) |" in text
     assert "Suggested `llm_refuse_below`: **-0.3**" in text
+
+
+def test_false_refusals_are_capped() -> None:
+    rows = [{"threshold": 0.1, "correct_refusal": 0.5, "false_refusal": 0.0},
+            {"threshold": 0.5, "correct_refusal": 1.0, "false_refusal": 0.2}]
+    assert best(rows)["threshold"] == 0.1  # J 0.8 is better, but refuses 20% of answers
+    assert best(rows, max_false_refusal=0.25)["threshold"] == 0.5

@@ -172,6 +172,8 @@ def test_streams_pieces_in_order(fake_engine: FakeFactory) -> None:
     q_end = request["messages"][-1]["content"].index("How many soldiers?")
     assert check["messages"][-1]["content"][:q_end] == request["messages"][-1]["content"][:q_end]
     assert engine.last_stats["prompt_tokens"] == 15
+    # read by the model: the pre-check's 10 uncached tokens, then the answer's own 10
+    assert engine.last_stats["new_prompt_tokens"] == 20
 
 
 def yes_no(yes: float, no: float, answer: Callable[..., None]) -> Callable[..., None]:
@@ -194,8 +196,16 @@ def test_precheck_refuses_on_a_confident_no(fake_engine: FakeFactory) -> None:
     assert len(server.requests) == 1  # no answer was generated
 
 
-def test_precheck_lets_an_unsure_answer_through(fake_engine: FakeFactory) -> None:
-    engine, server = fake_engine(yes_no(-0.7, -0.75, tokens("33 soldiers died [1].")))
+def test_precheck_margin_is_public_for_calibration(fake_engine: FakeFactory) -> None:
+    engine, server = fake_engine(yes_no(-1.8, -0.2, tokens("unused")))
+    margin = engine.precheck_margin("Who was the pilot?", HITS)
+    assert margin is not None and margin < -1.0
+    assert len(server.requests) == 1 and server.requests[0]["max_tokens"] == 1
+    assert engine.precheck_margin("Who was the pilot?", []) is None
+
+
+def test_precheck_lets_a_likely_answer_through(fake_engine: FakeFactory) -> None:
+    engine, server = fake_engine(yes_no(-0.4, -0.9, tokens("33 soldiers died [1].")))  # +0.5
     assert "".join(engine.draft("How many soldiers?", HITS)) == "33 soldiers died [1]."
     assert len(server.requests) == 2
     engine = LocalEngine(engine.settings, precheck=False)

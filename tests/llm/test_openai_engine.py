@@ -132,7 +132,7 @@ def test_context_overflow_retries_with_less_evidence() -> None:
         return httpx.Response(200, headers={"content-type": "text/event-stream"},
                               content=sse(delta("33 [1] were killed.", "stop")))
 
-    long_hits = [Hit(chunk_id=f"c{i}", article_id="a", title="T", start=0, end=10, score=1.0,
+    long_hits = [Hit(chunk_id=f"c{i}", article_id=f"a{i}", title="T", start=0, end=10, score=1.0,
                      text=" ".join(f"Soldiers sentence {j} here." for j in range(80)))
                  for i in range(4)]
     engine = engine_with(handler, evidence_tokens=1500)
@@ -150,7 +150,8 @@ def check_reply(yes: float, no: float) -> httpx.Response:
 
 @pytest.mark.parametrize("yes,no,expected", [
     (-1.9, -0.2, REFUSAL),  # a confident "no": refuse without generating
-    (-0.7, -0.75, "33 were killed [1]."),  # unsure: let the model answer
+    (-0.4, -0.9, "33 were killed [1]."),  # margin +0.5, above the threshold: let it answer
+    (-0.6, -0.8, REFUSAL),  # margin +0.2: too unsure, refused before answering
     (-0.3, -1.5, "33 were killed [1]."),
 ])
 def test_precheck(yes: float, no: float, expected: str) -> None:

@@ -1,0 +1,128 @@
+"""`newscite bench --llm`: time to first token, total time and prompt size of the local LLM.
+
+Questions are the first turns of the shipped gold sets, each asked over its own corpus (seed
+articles, sample corpus), through `Assistant.ask_stream` as the web chat does. Time to first
+token is measured where a user sees it: from the question to the first answer text streamed
+to the caller (the answer gate holds text back until the first citation marker, so for a
+one-sentence answer this is close to the total). The extractive engine answers the same
+questions in the same run as a reference.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.dataset import DEFAULT_CORPORA, ROOT, load_dataset
+
+GOAL_TTFT_S = 4.0
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    xs = sorted(values)
+    if not xs:
+        return {"median": 0.0, "p95": 0.0, "n": 0}
+    p95 = xs[min(len(xs) - 1, max(0, round(0.95 * len(xs)) - 1))]
+    return {"median": round(statistics.median(xs), 3), "p95": round(p95, 3), "n": len(xs)}
+
+
+def _ask(assistant: Any, question: str, engine: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    first = None
+    answer = None
+    for event in assistant.ask_stream(question, engine=engine):
+        if event.kind == "token" and first is None:
+            first = time.perf_counter() - started
+        elif event.kind == "final":
+            answer = event.answer
+    total = time.perf_counter() - started
+    assert answer is not None
+    return {"first_token_s": first if first is not None else total, "total_s": total,
+            "refused": answer.refused, "engine": answer.engine}
+
+
+def measure(per_set: int, progress: bool = True) -> dict[str, Any]:
+    """Ask `per_set` first-turn questions of each gold set with the local and extractive
+    engines; returns per-question records and summaries."""
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    records: list[dict[str, Any]] = []
+    settings_used: dict[str, Any] = {}
+    for name in ("seeds", "sample"):
+        items = load_dataset(ROOT / "eval" / "gold" / f"{name}.jsonl").limit(per_set).items
+        with tempfile.TemporaryDirectory(prefix="newscite-bench-llm-") as tmp:
+            settings = Settings(data_dir=Path(tmp), engine="local")
+            settings_used = {"evidence_tokens": settings.evidence_tokens,
+                             "llm_threads": settings.llm_threads, "top_k": settings.top_k,
+                             "llm_precheck": settings.llm_precheck}
+            assistant = Assistant(settings)
+            assistant.ingest([DEFAULT_CORPORA[name]])
+            assistant.warm_up()
+            local = assistant.engine("local")
+            for item in items:
+                question = item.turns[0].question
+                row = {"dataset": name, "item": item.id, "type": item.type,
+                       "question": question, "extractive": _ask(assistant, question,
+                                                                "extractive")}
+                row["local"] = _ask(assistant, question, "local")
+                stats = dict(getattr(local, "last_stats", {}))
+                row["local"]["prompt_tokens"] = stats.get("prompt_tokens")
+                row["local"]["new_prompt_tokens"] = stats.get("new_prompt_tokens")
+                records.append(row)
+                if progress:
+                    print(f"{name} {item.id}: first token {row['local']['first_token_s']:.2f}s,"
+                          f" total {row['local']['total_s']:.2f}s", flush=True)
+            assistant.close()
+    return {"settings": settings_used, "records": records, "summary": summarise(records)}
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    local = [r["local"] for r in records if r["local"]["engine"] == "local"]
+    answered = [x for x in local if not x["refused"]]
+    out = {
+        "questions": len(records),
+        "fell_back_to_extractive": len(records) - len(local),
+        "local_first_token_s": _stats([x["first_token_s"] for x in local]),
+        "local_first_token_answered_s": _stats([x["first_token_s"] for x in answered]),
+        "local_total_s": _stats([x["total_s"] for x in local]),
+        "local_refused": sum(x["refused"] for x in local),
+        "prompt_tokens": _stats([x["prompt_tokens"] for x in local
+                                 if x.get("prompt_tokens") is not None]),
+        "new_prompt_tokens": _stats([x["new_prompt_tokens"] for x in local
+                                     if x.get("new_prompt_tokens") is not None]),
+        "extractive_total_s": _stats([r["extractive"]["total_s"] for r in records]),
+    }
+    out["goal_met"] = out["local_first_token_s"]["median"] < GOAL_TTFT_S
+    return out
+
+
+def markdown(result: dict[str, Any], machine: dict[str, Any]) -> str:
+    s, cfg = result["summary"], result["settings"]
+    ft, fa, tot = s["local_first_token_s"], s["local_first_token_answered_s"], s["local_total_s"]
+    pt, npt, ex = s["prompt_tokens"], s["new_prompt_tokens"], s["extractive_total_s"]
+    return "\n".join([
+        "# Local LLM latency", "",
+        f"{machine.get('cores')} cores; load average at start {machine.get('loadavg_1_5_15')}; "
+        f"{machine.get('when')}. Packaged Qwen2.5-Coder-1.5B Q4_K_M via xllamacpp, "
+        f"{cfg.get('llm_threads')} threads, evidence budget {cfg.get('evidence_tokens')} tokens, "
+        f"top_k {cfg.get('top_k')}, pre-check {'on' if cfg.get('llm_precheck') else 'off'}. "
+        f"{s['questions']} questions (first turns of both gold sets), asked through "
+        "`Assistant.ask_stream`; time to first token = until the first answer text reaches the "
+        "caller.", "",
+        "| figure | median | p95 |", "|---|---:|---:|",
+        f"| time to first token, all questions (s) | {ft['median']:.2f} | {ft['p95']:.2f} |",
+        f"| time to first token, answered questions (s) | {fa['median']:.2f} | "
+        f"{fa['p95']:.2f} |",
+        f"| total time (s) | {tot['median']:.2f} | {tot['p95']:.2f} |",
+        f"| prompt tokens per question (whole prompt) | {pt['median']:.0f} | {pt['p95']:.0f} |",
+        f"| prompt tokens the model read (not cached) | {npt['median']:.0f} | "
+        f"{npt['p95']:.0f} |",
+        f"| extractive engine, same questions (s) | {ex['median']:.3f} | {ex['p95']:.3f} |",
+        "",
+        f"Refused by the local engine: {s['local_refused']} of {s['questions']}; fell back to "
+        f"extractive: {s['fell_back_to_extractive']}.",
+        f"Goal: median time to first token under {GOAL_TTFT_S:g} s: "
+        f"**{'met' if s['goal_met'] else 'not met'}** ({ft['median']:.2f} s).", ""])
