@@ -148,9 +148,12 @@ class LocalEngine:
                                            "precheck_margin": margin, **check}
                         yield REFUSAL
                         return
+                answer_at = time.monotonic() - started
                 yield from self._generate(model, messages, max_tokens, deadline, gate)
                 stats = self.last_stats
                 stats["seconds"] = time.monotonic() - started
+                if stats["first_token_seconds"] >= 0:  # the model's first token, from draft()
+                    stats["draft_first_token_seconds"] = answer_at + stats["first_token_seconds"]
                 if margin is not None:
                     stats["precheck_margin"] = margin
                 # tokens the model had to read for this question: the pre-check's uncached

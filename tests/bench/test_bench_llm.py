@@ -20,7 +20,8 @@ def record(first: float, total: float, refused: bool = False, engine: str = "loc
             "extractive": {"first_token_s": 0.01, "total_s": 0.02, "refused": False,
                            "engine": "extractive"},
             "local": {"first_token_s": first, "total_s": total, "refused": refused,
-                      "engine": engine, "prompt_tokens": prompt, "new_prompt_tokens": new}}
+                      "engine": engine, "prompt_tokens": prompt, "new_prompt_tokens": new,
+                      "model_first_token_s": None if refused else first - 0.5}}
 
 
 def test_summary_separates_fallbacks_and_refusals() -> None:
@@ -31,6 +32,7 @@ def test_summary_separates_fallbacks_and_refusals() -> None:
     assert s["local_first_token_s"] == {"median": 3.0, "p95": 5.0, "n": 3}
     assert s["local_first_token_answered_s"]["median"] == 4.0
     assert s["local_refused"] == 1 and s["prompt_tokens"]["median"] == 300
+    assert s["local_model_first_token_s"]["median"] == 3.5  # answered by the local model only
     assert s["goal_met"] is True
     s = summarise([record(4.5, 5.0)])
     assert s["goal_met"] is False
@@ -59,5 +61,7 @@ def test_bench_llm_runs_the_packaged_model(tmp_path: Path) -> None:
         assert row["local"]["engine"] == "local"
         assert 0 < row["local"]["first_token_s"] <= row["local"]["total_s"]
         assert row["local"]["new_prompt_tokens"] > 0
+        if not row["local"]["refused"]:
+            assert 0 < row["local"]["model_first_token_s"] <= row["local"]["first_token_s"]
         assert row["local"]["prompt_tokens"] >= row["local"]["new_prompt_tokens"]
     assert "time to first token" in (tmp_path / "llm.md").read_text()
