@@ -60,8 +60,9 @@ def test_bench_llm_runs_the_packaged_model(tmp_path: Path) -> None:
     for row in data["records"]:
         assert row["local"]["engine"] == "local"
         assert 0 < row["local"]["first_token_s"] <= row["local"]["total_s"]
-        assert row["local"]["new_prompt_tokens"] > 0
+        # the fixed prefix (rules, worked examples) comes from the prompt cache: the model
+        # reads less than one whole prompt for the pre-check and the answer together
+        assert 0 < row["local"]["new_prompt_tokens"] < row["local"]["prompt_tokens"]
         if not row["local"]["refused"]:
             assert 0 < row["local"]["model_first_token_s"] <= row["local"]["first_token_s"]
-        assert row["local"]["prompt_tokens"] >= row["local"]["new_prompt_tokens"]
     assert "time to first token" in (tmp_path / "llm.md").read_text()
