@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from ui_helpers import DOCS, QUESTION
 
@@ -134,7 +135,9 @@ def test_article_and_question_cannot_inject_html(live_server, page, artifacts, t
         path.write_text(text, encoding="utf-8")
         _upload(page, path)
     page.get_by_role("tab", name="Library").click()
-    assert "Qelmira ferry <img src=x" in page.locator("#nc-library").inner_text()  # shown as text
+    # shown as text; waits, since the status still reads "1 added" from the first upload
+    expect(page.locator("#nc-library")).to_contain_text("Qelmira ferry <img src=x",
+                                                        timeout=60_000)
     page.get_by_role("tab", name="Chat").click()
 
     _ask(page, "How many visitors did the Qelmira lantern festival draw?")
