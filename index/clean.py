@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import re
 
+from index.formats import collapse_space
 from index.injection import is_planted, split_planted
 from index.outlet import source_from_line
 
@@ -19,7 +20,6 @@ _NOTE_MAX = 2000
 _CAPTION_MAX = 1000
 _TAIL = 300
 
-_WS = re.compile(r"\s+")
 _TERMINAL = ".!?\"”’'»)"
 
 _SOCIAL_CORE = {
@@ -86,10 +86,6 @@ _TAG_ITEM = re.compile(r"^[a-z0-9][a-z0-9 '’&/-]{0,29}$")
 _SENTENCE_PUNCT = re.compile(r"[.!?;:\"“”]")
 
 
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
-
-
 def _is_social(s: str) -> bool:
     tokens = [t for t in _SOCIAL_SPLIT.split(s.lower()) if t]
     if not tokens or not any(t in _SOCIAL_CORE for t in tokens):
@@ -109,7 +105,7 @@ def _is_tag_line(s: str) -> bool:
 
 def _credit_at_end(text: str) -> bool:
     """True when `text` ends with a photo credit (not a mention of an agency mid-sentence)."""
-    tail = _collapse(text[-_TAIL:])
+    tail = collapse_space(text[-_TAIL:])
     if not tail or tail[-1] == "." and not tail.endswith(").") or tail[-1] in "!?,;:":
         return False
     match = _SLASH_CREDIT.search(tail)

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["source_from_line"]
+from index.formats import SCAN_CHARS, collapse_space
 
-_SCAN = 2000  # a note or footer is short: only this much of a line is looked at
-_WS = re.compile(r"\s+")
+__all__ = ["source_from_line"]
 
 _ORIGINALLY = re.compile(
     r"originally\s+(?:appeared|ran|was\s+published|published)\s+(?:on|in|at|by)\s+"
@@ -38,7 +37,7 @@ _SENTENCE_CUT = re.compile(r"\.\s+(?=[A-Z])")
 
 
 def _clean_source(name: str) -> str | None:
-    name = _WS.sub(" ", name).strip(" ,;:-–—\"'“”[]()*")
+    name = collapse_space(name).strip(" ,;:-–—\"'“”[]()*")
     if name.endswith(".") and not _ABBREV_END.search(name):
         name = name[:-1].rstrip()
     if not name or len(name) > 100 or not any(ch.isalpha() for ch in name):
@@ -73,7 +72,7 @@ def _source_from_copyright(s: str) -> str | None:
 
 def source_from_line(line: str) -> tuple[str, str] | None:
     """(kind, outlet) named by a boilerplate line: kind is "note", "copyright" or "reprint"."""
-    s = _WS.sub(" ", line[:_SCAN]).strip()
+    s = collapse_space(line[:SCAN_CHARS])  # a note or footer is short
     for kind, finder in (("note", _source_from_note), ("copyright", _source_from_copyright)):
         found = finder(s)
         if found:

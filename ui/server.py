@@ -206,7 +206,7 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
 
     from ui import render
     from ui.api import add_article_page, add_error_handlers, build_router
-    from ui.service import ALLOWED_EXTENSIONS, Library
+    from ui.service import Library
     from ui.uploads import UploadLimits
     from ui.web import build_blocks
 
@@ -231,7 +231,7 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
         max_file_size=max_upload_bytes, allowed_paths=[], blocked_paths=[data_dir],
         footer_links=["api"], ssr_mode=False, mcp_server=False, css=render.CSS)
     # added first, so it runs after Guard: a refused request is never read at all
-    app.add_middleware(UploadLimits, max_bytes=max_upload_bytes, extensions=ALLOWED_EXTENSIONS)
+    app.add_middleware(UploadLimits, max_bytes=max_upload_bytes)
     app.add_middleware(Guard, token=auth_token, allowed_hosts=allowed_hosts)
     return app
 

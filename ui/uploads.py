@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ui.service import safe_filename
+from ui.service import UnsupportedFileTypeError, check_extension
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +33,8 @@ class _PartChecker:
     file whose type is not allowed (415), a file over the size limit or too many files (413),
     an oversized field (413) or a malformed body (400)."""
 
-    def __init__(self, boundary: bytes, max_bytes: int, extensions: Sequence[str]) -> None:
+    def __init__(self, boundary: bytes, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.extensions = tuple(extensions)
         self.problem: tuple[int, str] | None = None
         self.files = 0
         self._name = self._value = b""
@@ -74,11 +72,12 @@ class _PartChecker:
             return
         self.files += 1
         self._limit = self.max_bytes
-        name = filename.decode("utf-8", "replace")
-        if Path(name).suffix.lower() not in self.extensions:
-            self._fail(415, f"{safe_filename(name)}: unsupported file type; use "
-                            f"{' '.join(self.extensions)}")
-        elif self.files > MAX_FILES_PER_UPLOAD:
+        try:  # the same allowlist and message as the REST API
+            check_extension(filename.decode("utf-8", "replace"))
+        except UnsupportedFileTypeError as exc:
+            self._fail(415, str(exc))
+            return
+        if self.files > MAX_FILES_PER_UPLOAD:
             self._fail(413, f"at most {MAX_FILES_PER_UPLOAD} files in one upload")
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -101,10 +100,9 @@ class UploadLimits:
     the first bad part; only a body that passes is handed on, so Gradio never stores a
     refused file."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, extensions: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.extensions = tuple(extensions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         boundary = _multipart_boundary(scope)
@@ -113,7 +111,7 @@ class UploadLimits:
             return
         # the most one request may carry: every file at the limit, plus room for the fields
         most = MAX_FILES_PER_UPLOAD * self.max_bytes + MAX_FIELD_BYTES * 16
-        checker = _PartChecker(boundary, self.max_bytes, self.extensions)
+        checker = _PartChecker(boundary, self.max_bytes)
         if _content_length(scope) > most:
             checker.problem = (413, f"the upload is larger than {most / 1e6:g} MB")
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as body:
