@@ -14,9 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from index.chroma_reset import (
+    drop_collection,
+    forget_store,
+    short_error,
+)
 from index.chunk import chunk_article, chunk_id, embed_text
 from index.models import Article, content_hash
-from rag.errors import IndexError_, ModelMismatchError, RagError, StoreError
+from rag.errors import ModelMismatchError, RagError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +196,7 @@ def _chroma_side(assistant: Any, expected: dict[str, _Expected], problems: list[
         problems.append(Problem("collection-model", str(exc)))
         return
     except (StoreError, Exception) as exc:  # noqa: BLE001 - a damaged store raises any type
-        problems.append(Problem("store-unreadable", _short(exc)))
+        problems.append(Problem("store-unreadable", short_error(exc)))
         return
     meta = collection.metadata or {}
     if meta.get("hnsw:space", "cosine") != "cosine":
@@ -225,7 +230,7 @@ def _chroma_side(assistant: Any, expected: dict[str, _Expected], problems: list[
         count = int(collection.count())
     except Exception as exc:  # noqa: BLE001 - a damaged store raises anything
         problems.append(Problem("store-unreadable", f"reading the Chroma collection failed: "
-                                f"{_short(exc)}"))
+                                f"{short_error(exc)}"))
         return
     missing = sorted(set(expected) - seen)
     for kind, ids, what in (
@@ -253,7 +258,7 @@ def _probe(collection: Any, sample: list[tuple[str, Any]], problems: list[Proble
                                n_results=1, include=["distances"])
     except Exception as exc:  # noqa: BLE001 - a damaged index raises anything
         problems.append(Problem("vector-index", f"the dense index cannot be searched: "
-                                f"{_short(exc)}"))
+                                f"{short_error(exc)}"))
         return
     lost = [cid for (cid, _), ids, dist in zip(sample, got["ids"], got["distances"], strict=True)
             if not ids or dist[0] > 1e-3]
@@ -270,10 +275,6 @@ def _vector_ok(vector: Any, dim: int) -> bool:
     if arr.shape != (dim,) or not np.all(np.isfinite(arr)):
         return False
     return math.isclose(float(np.linalg.norm(arr)), 1.0, abs_tol=1e-2)
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 # --- rebuild -----------------------------------------------------------------------------------
@@ -294,8 +295,8 @@ def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
         keys: dict[str, list[str]] = {}
         for key, aid in manifest.db.execute("SELECT key, article_id FROM keys ORDER BY key"):
             keys.setdefault(aid, []).append(key)
-        moved = _drop_collection(settings)
-        _forget_store(assistant)
+        moved = drop_collection(settings)
+        forget_store(assistant)
         store = ChromaStore(Path(settings.data_dir), settings.chroma_url, settings.collection,
                             embedder.name, embedder.dim)
         with manifest.transaction() as db:
@@ -324,7 +325,7 @@ def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
             db.execute("DELETE FROM meta WHERE key=?", (REBUILD_FLAG,))
         if moved is not None:
             shutil.rmtree(moved, ignore_errors=True)
-    _forget_store(assistant)
+    forget_store(assistant)
     report = RebuildReport(len(articles), total, time.perf_counter() - started)
     logger.info("%s", report.summary())
     return report
@@ -349,56 +350,3 @@ def _embed(embedder: Any, texts: list[str]) -> np.ndarray:
     out = np.empty_like(vectors)
     out[order] = vectors
     return out
-
-
-def _drop_collection(settings: Any) -> Path | None:
-    """Delete the collection; an embedded store too damaged to open is moved aside (returned,
-    removed once the rebuild succeeds)."""
-    from index.store import make_client
-
-    data_dir = Path(settings.data_dir)
-    try:
-        client = make_client(data_dir, settings.chroma_url)
-        names = {getattr(c, "name", c) for c in client.list_collections()}
-        if settings.collection in names:
-            client.delete_collection(settings.collection)
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure: start the embedded store afresh
-        if settings.chroma_url:
-            raise StoreError(f"cannot reset the collection on the Chroma server: "
-                             f"{_short(exc)}") from exc
-        logger.warning("the Chroma store cannot be opened (%s); starting it afresh", _short(exc))
-    folder = data_dir / "chroma"
-    _release_embedded(folder)
-    if not folder.exists():
-        return None
-    aside = data_dir / f"chroma.damaged-{int(time.time())}"
-    try:
-        folder.rename(aside)
-    except OSError as exc:
-        raise IndexError_(f"cannot move the damaged Chroma folder {folder}: "
-                          f"{exc.strerror}") from exc
-    return aside
-
-
-def _release_embedded(folder: Path) -> None:
-    """Forget this process's cached Chroma system for one folder (it may hold the old files)."""
-    try:
-        from chromadb.api.shared_system_client import SharedSystemClient
-    except ImportError:
-        return
-    for ident in [str(folder), str(folder.resolve())]:
-        system = SharedSystemClient._identifier_to_system.pop(ident, None)  # noqa: SLF001
-        SharedSystemClient._identifier_to_refcount.pop(ident, None)  # noqa: SLF001
-        if system is not None:
-            try:
-                system.stop()
-            except Exception:  # noqa: BLE001 - a broken system may fail to stop; it is gone
-                logger.debug("stopping the old Chroma system failed", exc_info=True)
-
-
-def _forget_store(assistant: Any) -> None:
-    """The assistant built its store/retriever over the old collection: build them again."""
-    for name in ("_store", "_retriever"):
-        if hasattr(assistant, name):
-            setattr(assistant, name, None)

@@ -107,5 +107,5 @@ def snapshot(dirs: list[Path], question: str = GOLDEN, timeout: float = 300) -> 
 
 def release_chroma(data_dir: Path) -> None:
     """Stop this process's embedded Chroma for a folder, so the folder can be copied safely."""
-    from index.verify import _release_embedded
-    _release_embedded(data_dir / "chroma")
+    from index.chroma_reset import release_embedded
+    release_embedded(data_dir / "chroma")

@@ -93,8 +93,8 @@ def test_rebuild_of_an_unreadable_chroma_folder(built):
     with open(data / "chroma" / "chroma.sqlite3", "r+b") as f:
         f.truncate(4096)
     fresh = Assistant(built.settings, embedder=HashEmbedder())
-    from index.verify import _release_embedded
-    _release_embedded(data / "chroma")  # this process opened the folder before the damage
+    from index.chroma_reset import release_embedded
+    release_embedded(data / "chroma")  # this process opened the folder before the damage
     assert "store-unreadable" in _kinds(fresh)
     assert rebuild(fresh).chunks == count
     assert verify(fresh) == []
