@@ -10,8 +10,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.dataset import (DISTRACTORS, ROOT, DatasetError, default_corpus, default_datasets,
-                          load_dataset)
+from eval.dataset import (
+    DISTRACTORS,
+    ROOT,
+    DatasetError,
+    default_corpus,
+    default_datasets,
+    load_dataset,
+)
 from eval.systems import CONFIGS, DEFAULT_CONFIGS, get_config
 
 logger = logging.getLogger(__name__)
@@ -52,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also rerun with distractor articles (seeds: the sample corpus added)")
     p.add_argument("--limit", type=int, metavar="N",
                    help="at most N items per dataset, spread over the question types")
+    p.add_argument("--config-limit", action="append", default=[], metavar="NAME=N",
+                   help="run configuration NAME on at most N items per dataset (the same "
+                        "items --limit N picks); every other configuration is also scored on "
+                        "exactly those items, in extra rows named 'OTHER [NAME items]'")
     p.add_argument("--no-llm", action="store_true",
                    help="never load the local LLM (the stock baseline runs its retriever only)")
     p.add_argument("--note", metavar="TEXT", help="a line of context for the report")
@@ -74,6 +84,19 @@ def _pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
             raise DatasetError(f"corpus not found: {corpus}")
         out.append((path, corpus))
     return out
+
+
+def _config_limits(values: Sequence[str], names: Sequence[str]) -> dict[str, int]:
+    """{config name: item limit} from NAME=N arguments; ValueError on a bad one."""
+    limits: dict[str, int] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or not number.strip().isdigit() or int(number) <= 0:
+            raise ValueError(f"--config-limit wants NAME=N with N a positive number, not {value!r}")
+        if name not in names:
+            raise ValueError(f"--config-limit names {name!r}, which is not a --config of this run")
+        limits[name] = int(number)
+    return limits
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,13 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         configs = [get_config(name) for name in (args.config or DEFAULT_CONFIGS)]
+        config_limits = _config_limits(args.config_limit, [c.name for c in configs])
         pairs = _pairs(args)
         datasets = [(load_dataset(path).limit(args.limit), corpus) for path, corpus in pairs]
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from eval import report
-    from eval.run import evaluate
+    from eval.run import evaluate, same_items_runs
     from index.embed import get_embedder
     from rag.errors import RagError
 
@@ -120,11 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plans = [()]
                 if args.noise and dataset.name in DISTRACTORS:
                     plans.append((DISTRACTORS[dataset.name],))
+                subset = dataset.limit(config_limits.get(config.name))
                 for distractors in plans:
                     if not args.quiet:
-                        print(f"running {config.name} on {dataset.name}"
+                        print(f"running {config.name} on {subset.name}"
                               + (" with distractors" if distractors else ""), file=sys.stderr)
-                    runs.append(evaluate(config, dataset, [corpus], distractors, embedder,
+                    runs.append(evaluate(config, subset, [corpus], distractors, embedder,
                                          use_llm=not args.no_llm, progress=not args.quiet))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -132,8 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    runs += same_items_runs(runs, set(config_limits))
     summary = report.build_summary(runs, {"seconds": round(time.perf_counter() - started, 1),
-                                          "limit": args.limit, "note": args.note})
+                                          "limit": args.limit, "note": args.note,
+                                          "config_limits": config_limits})
     written = report.write_results(runs, summary, args.out)
     print(report.head_to_head(summary))
     if not args.quiet:

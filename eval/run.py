@@ -5,14 +5,21 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from eval import metrics as m
 from eval.citations import citation_scores
-from eval.dataset import (Dataset, GoldSpan, Item, Turn, article_map, load_articles,
-                          locate_support)
+from eval.dataset import (
+    Dataset,
+    GoldSpan,
+    Item,
+    Turn,
+    article_map,
+    load_articles,
+    locate_support,
+)
 from eval.systems import Config, History, Reply, System, make_system
 from index.embed import Embedder, get_embedder
 from rag.errors import RagError
@@ -176,6 +183,27 @@ def evaluate(config: Config, dataset: Dataset, corpus: Sequence[Path],
                corpus=tuple(str(p) for p in [*corpus, *distractors]),
                ingest_seconds=ingest_seconds, answers=system.answers, units=tuple(units),
                notes=tuple(system.notes), extra={"first_query_seconds": round(cold, 3)})
+
+
+def same_items_runs(runs: Sequence[Run], limited: set[str]) -> list[Run]:
+    """For each run of a config in `limited` (scored on a subset of the items), every other
+    config's run on the same dataset and noise, cut down to exactly those items: a like-for-like
+    row named 'OTHER [LIMITED items]'."""
+    out = []
+    for small in runs:
+        if small.config.name not in limited:
+            continue
+        items = {u.item_id for u in small.units}
+        for other in runs:
+            if (other.config.name == small.config.name or other.config.name in limited
+                    or (other.dataset, other.noise) != (small.dataset, small.noise)):
+                continue
+            units = tuple(u for u in other.units if u.item_id in items)
+            if len(units) == len(other.units):
+                continue  # already scored on the same items
+            config = replace(other.config, name=f"{other.config.name} [{small.config.name} items]")
+            out.append(replace(other, config=config, units=units))
+    return out
 
 
 def _warm_up(system: System, dataset: Dataset) -> float:

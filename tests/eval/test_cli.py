@@ -63,6 +63,26 @@ def test_writes_reports_and_passes_against_an_equal_baseline(fake, tmp_path, see
     assert code == 0
 
 
+def test_config_limit_runs_a_subset_and_adds_same_item_rows(fake, tmp_path, seeds_dir):
+    from eval.dataset import load_dataset
+    out = tmp_path / "out"
+    code = cli.main(["--dataset", SEEDS_GOLD, "--config", "extractive", "--config",
+                     "stock-llamaindex-retriever", "--config-limit",
+                     "stock-llamaindex-retriever=12", "--out", str(out), "--quiet"])
+    assert code == 0
+    runs = json.loads((out / "summary.json").read_text())["runs"]
+    all_items = len(load_dataset(Path(SEEDS_GOLD)).items)
+    assert runs["extractive/seeds"]["items"] == all_items
+    assert runs["stock-llamaindex-retriever/seeds"]["items"] == 12
+    same = runs["extractive [stock-llamaindex-retriever items]/seeds"]
+    assert same["items"] == 12 and same["units"] == 12
+    chosen = {json.loads(line)["item_id"] for line in (out / "results.jsonl").open()
+              if json.loads(line)["config"] == "stock-llamaindex-retriever"}
+    assert chosen == {i.id for i in load_dataset(Path(SEEDS_GOLD)).limit(12).items}
+    assert "| extractive [stock-llamaindex-retriever items] | seeds |" in (
+        out / "report.md").read_text()
+
+
 def test_regression_beyond_tolerance_exits_1(fake, tmp_path, seeds_dir, capsys):
     args = ["--dataset", SEEDS_GOLD, "--config", "extractive",
             "--out", str(tmp_path / "out"), "--quiet"]
@@ -89,6 +109,9 @@ def test_thresholds_failure_exits_1(fake, tmp_path, seeds_dir):
     (["--dataset", SEEDS_GOLD, "--corpus", "a", "--corpus", "b"],
      "one --corpus per --dataset"),
     (["--limit", "0"], "--limit must be positive"),
+    (["--config", "extractive", "--config-limit", "extractive"], "wants NAME=N"),
+    (["--config", "extractive", "--config-limit", "extractive=0"], "wants NAME=N"),
+    (["--config", "extractive", "--config-limit", "local=5"], "not a --config of this run"),
 ])
 def test_bad_arguments_exit_2(argv, message, capsys, tmp_path):
     assert cli.main([*argv, "--out", str(tmp_path)]) == 2
