@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.dataset import GoldSpan, article_map, load_dataset, locate_support
-from eval.metrics import Ranked, evidence_groups, retrieval_scores
+from eval.metrics import Ranked, evidence_groups, median_p95, retrieval_scores
 from index.embed import Embedder
 from rag.fusion import RerankWeights
 from rag.types import Hit
@@ -113,8 +113,8 @@ def mean_scores(rows: Sequence[dict[str, float]]) -> dict[str, float]:
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
-    ms = sorted(ms)
-    return {"p50_ms": statistics.median(ms), "p95_ms": ms[int(0.95 * (len(ms) - 1))]}
+    p50, p95 = median_p95(ms)
+    return {"p50_ms": p50, "p95_ms": p95}
 
 
 # --- the ablation ---------------------------------------------------------------------------

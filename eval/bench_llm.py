@@ -10,23 +10,20 @@ answers the same questions in the same run as a reference.
 """
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from eval.dataset import DEFAULT_CORPORA, ROOT, load_dataset
+from eval.metrics import median_p95
 
 GOAL_TTFT_S = 4.0
 
 
 def _stats(values: list[float]) -> dict[str, float]:
-    xs = sorted(values)
-    if not xs:
-        return {"median": 0.0, "p95": 0.0, "n": 0}
-    p95 = xs[min(len(xs) - 1, max(0, round(0.95 * len(xs)) - 1))]
-    return {"median": round(statistics.median(xs), 3), "p95": round(p95, 3), "n": len(xs)}
+    median, p95 = median_p95(values)
+    return {"median": round(median, 3), "p95": round(p95, 3), "n": len(values)}
 
 
 def _ask(assistant: Any, question: str, engine: str) -> dict[str, Any]:

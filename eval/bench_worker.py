@@ -44,10 +44,10 @@ def latency(values: list[float]) -> dict[str, float]:
     """Median, p95 and mean in milliseconds."""
     if not values:
         return {"p50_ms": 0.0, "p95_ms": 0.0, "mean_ms": 0.0, "n": 0}
-    xs = sorted(values)
-    p95 = xs[min(len(xs) - 1, max(0, round(0.95 * len(xs)) - 1))]
-    return {"p50_ms": round(statistics.median(xs) * 1000, 2), "p95_ms": round(p95 * 1000, 2),
-            "mean_ms": round(statistics.fmean(xs) * 1000, 2), "n": len(xs)}
+    from eval.metrics import median_p95
+    p50, p95 = median_p95(values)
+    return {"p50_ms": round(p50 * 1000, 2), "p95_ms": round(p95 * 1000, 2),
+            "mean_ms": round(statistics.fmean(values) * 1000, 2), "n": len(values)}
 
 
 class Clock:

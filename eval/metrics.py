@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 import string
 import unicodedata
 from collections import Counter
@@ -181,14 +182,23 @@ def aggregate(units: Sequence[Mapping[str, float | None]]) -> dict[str, Estimate
             for name in names}
 
 
+def median_p95(values: Sequence[float]) -> tuple[float, float]:
+    """Median and nearest-rank 95th percentile (the value at rank ceil(0.95 n)); the one
+    percentile rule of every report here. (0.0, 0.0) for no values."""
+    xs = sorted(values)
+    if not xs:
+        return 0.0, 0.0
+    return float(statistics.median(xs)), float(xs[math.ceil(0.95 * len(xs)) - 1])
+
+
 def latency(timings: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
     """Median and p95 seconds per stage."""
     stages = sorted({k for t in timings for k in t})
     out = {}
     for stage in stages:
-        vals = np.asarray([t[stage] for t in timings if stage in t], dtype=float)
-        out[stage] = {"median": round(float(np.median(vals)), 4),
-                      "p95": round(float(np.percentile(vals, 95)), 4), "n": int(vals.size)}
+        vals = [t[stage] for t in timings if stage in t]
+        median, p95 = median_p95(vals)
+        out[stage] = {"median": round(median, 4), "p95": round(p95, 4), "n": len(vals)}
     return out
 
 

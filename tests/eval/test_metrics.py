@@ -132,7 +132,7 @@ def test_latency_median_and_p95():
     timings = [{"total": float(i), "retrieve": 0.1} for i in range(1, 101)]
     got = m.latency(timings)
     assert got["total"]["median"] == pytest.approx(50.5)
-    assert got["total"]["p95"] == pytest.approx(95.05)
+    assert got["total"]["p95"] == pytest.approx(95.0)  # nearest rank: the 95th of 100
     assert got["retrieve"]["n"] == 100
 
 
@@ -142,3 +142,13 @@ def test_regressed_respects_direction():
     assert not m.regressed("recall@5", 0.80, 0.95, 0.02)
     assert m.regressed("false_refusal", 0.10, 0.15, 0.02)
     assert not m.regressed("false_refusal", 0.10, 0.01, 0.02)
+
+
+def test_median_p95_is_nearest_rank():
+    from eval.metrics import median_p95
+    assert median_p95([]) == (0.0, 0.0)
+    assert median_p95([3.0]) == (3.0, 3.0)
+    values = [float(v) for v in range(1, 21)]  # 1..20: rank ceil(19) = 19
+    assert median_p95(values) == (10.5, 19.0)
+    assert median_p95(list(reversed(values))) == (10.5, 19.0)
+    assert median_p95([float(v) for v in range(1, 101)])[1] == 95.0
