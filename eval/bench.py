@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.bench_worker import STOCK_MATCHED_TOKENS
 from eval.dataset import ROOT
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class Bench:
                                                 str(corpus), *url, *coll)
         stock = not self.args.no_stock and not chroma_url
         sd = base / "stock"
+        smd = base / "stock-matched"
+        matched = ["--stock-chunk-tokens", str(STOCK_MATCHED_TOKENS)]
         if stock:
             self.say(f"ingest {size}: stock bare encode, stock ingest, stock unchanged")
             row["stock_bare"] = self.worker("encode", "--data-dir", str(base), "--corpus",
@@ -124,6 +127,11 @@ class Bench:
                                        str(corpus), "--preload")
             row["stock_unchanged"] = self.worker("stock-ingest", "--data-dir", str(sd),
                                                  "--corpus", str(corpus))
+            self.say(f"ingest {size}: stock at newscite's chunk count, and unchanged")
+            row["stock_matched"] = self.worker("stock-ingest", "--data-dir", str(smd),
+                                               "--corpus", str(corpus), "--preload", *matched)
+            row["stock_matched_unchanged"] = self.worker("stock-ingest", "--data-dir", str(smd),
+                                                         "--corpus", str(corpus), *matched)
         changed = change_corpus(corpus, articles, 0.01, self.args.seed)
         row["changed_articles"] = len(changed)
         self.say(f"ingest {size} ({where}): re-ingest with {len(changed)} changed articles")
@@ -132,6 +140,8 @@ class Bench:
         if stock:
             row["stock_changed"] = self.worker("stock-ingest", "--data-dir", str(sd),
                                                "--corpus", str(corpus))
+            row["stock_matched_changed"] = self.worker("stock-ingest", "--data-dir", str(smd),
+                                                       "--corpus", str(corpus), *matched)
         n, b = row["newscite"], row["bare"]
         row["ratio_to_encode"] = n["seconds"] / b["seconds"]
         row["cpu_ratio_to_encode"] = n["cpu_seconds"] / b["cpu_seconds"]
@@ -144,6 +154,7 @@ class Bench:
             row["stock_cpu_ratio_to_encode"] = s["cpu_seconds"] / row["stock_bare"]["cpu_seconds"]
         shutil.rmtree(nd / "chroma", ignore_errors=True)
         shutil.rmtree(sd, ignore_errors=True)
+        shutil.rmtree(smd, ignore_errors=True)
         return row
 
     # --- retrieval ----------------------------------------------------------------------------

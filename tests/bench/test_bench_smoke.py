@@ -44,6 +44,12 @@ def test_quick_bench_writes_sane_reports(tmp_path: Path) -> None:
         assert 0 < row["newscite_changed"]["chunks"] < n["chunks"]
     stock = embedded[0]
     assert stock["stock"]["chunks"] > 0 and stock["stock_unchanged"]["seconds"] > 0
+    # stock cut to newscite's chunk count: about as many nodes as newscite has chunks
+    matched = stock["stock_matched"]["chunks"]
+    assert 0.5 * stock["newscite"]["chunks"] <= matched <= 2 * stock["newscite"]["chunks"]
+    assert matched > stock["stock"]["chunks"]
+    assert stock["stock_matched_unchanged"]["chunks"] == 0
+    assert "same chunk count" in md
 
     assert {x["chroma"] for x in data["retrieval"]} == {"embedded", "server"}
     for row in data["retrieval"]:
