@@ -208,7 +208,8 @@ class Assistant:
         t = time.perf_counter()
         # generated (paraphrased) sentences may also be checked by embedding similarity
         similarity = None if used == "extractive" else self._similarity
-        checked = finalize("".join(pieces), hits, similarity, self.settings.unsupported)
+        checked = finalize("".join(pieces), hits, similarity, self.settings.unsupported,
+                           repair=self.settings.misnumbered == "repair")
         timings["cite"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         answer = Answer(

@@ -117,9 +117,28 @@ class Checked:
     refused: bool
 
 
+def _repair(sentence: str, hits: Sequence[Hit], tried: set[int],
+            similarity: Similarity | None) -> tuple[int, Support] | None:
+    """The retrieved passage (1-based) that supports a sentence whose own citations all
+    failed: small models cite the wrong number (on the gold sets, 7 of the packaged model's
+    43 false refusals were right answers citing [2] for a fact in passage 1). The same check
+    applies, so the citation is as verified as any other."""
+    best = None
+    for n, hit in enumerate(hits, start=1):
+        if n in tried:
+            continue
+        sup = check(sentence, hit, similarity)
+        if sup.ok and (best is None or sup.score > best[1].score):
+            best = (n, sup)
+    return best
+
+
 def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = None,
-             unsupported: str = "mark") -> Checked:
-    """Verify every citation of a draft, keep exact spans, renumber, mark or drop the rest."""
+             unsupported: str = "mark", repair: bool = False) -> Checked:
+    """Verify every citation of a draft, keep exact spans, renumber, mark or drop the rest.
+
+    With `repair`, a sentence that cites passages but none that supports it cites the
+    retrieved passage that does, if one does (see `_repair`)."""
     if is_refusal(draft):
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     numbering: dict[tuple[str, int, int], int] = {}
@@ -127,13 +146,18 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
     pieces: list[tuple[str, tuple[int, ...], bool]] = []
     for sent in parse(draft):
         numbers: list[int] = []
+        checks = []
         for n in sent.cites:
             if not 1 <= n <= len(hits):
                 continue  # names no passage
+            sup = check(sent.text, hits[n - 1], similarity)
+            if sup.ok:
+                checks.append((n, sup))
+        if not checks and sent.cites and repair:
+            found = _repair(sent.text, hits, set(sent.cites), similarity)
+            checks = [found] if found else []
+        for n, sup in checks:
             hit = hits[n - 1]
-            sup = check(sent.text, hit, similarity)
-            if not sup.ok:
-                continue
             key = (hit.article_id, hit.start + sup.start, hit.start + sup.end)
             if key not in numbering:
                 numbering[key] = len(citations) + 1

@@ -37,6 +37,8 @@ class Settings:
     engine: str = "auto"
     max_question_chars: int = 2000
     unsupported: str = "mark"  # "mark" or "remove" unsupported answer sentences
+    misnumbered: str = "repair"  # "repair": a sentence whose citations all fail may cite the
+    # retrieved passage that does support it; "drop": it is unsupported
     # local LLM
     llm_model_path: Path | None = None  # None = the packaged Qwen2.5-Coder-1.5B GGUF
     llm_threads: int = 2
@@ -61,6 +63,8 @@ class Settings:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.unsupported not in ("mark", "remove"):
             raise ConfigError("unsupported must be 'mark' or 'remove'")
+        if self.misnumbered not in ("repair", "drop"):
+            raise ConfigError("misnumbered must be 'repair' or 'drop'")
         positive = ("chunk_chars", "embed_batch_size", "top_k", "candidates", "rrf_k",
                     "max_question_chars", "llm_threads", "llm_ctx", "llm_max_tokens",
                     "evidence_tokens")

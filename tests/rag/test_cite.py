@@ -49,6 +49,29 @@ def test_wrong_number_is_dropped_and_sentence_marked():
     assert out.citations[0].quote.startswith("Governor Ali Veli")
 
 
+def test_repair_cites_the_passage_that_supports_a_misnumbered_sentence():
+    draft = "At least 33 soldiers were killed [2]. The governor said 32 were wounded [1]."
+    out = finalize(draft, HITS, repair=True)
+    assert [s.supported for s in out.sentences] == [True, True]
+    assert [c.article_id for c in out.citations] == ["a1", "a1"]
+    assert "33" in out.citations[0].quote
+    assert out.citations[0].quote == ARTICLE[out.citations[0].start - 100:
+                                             out.citations[0].end - 100]
+
+
+def test_repair_never_supports_a_claim_no_passage_states():
+    out = finalize("At least 35 soldiers were killed [2]. Forty tanks burned [1].", HITS,
+                   repair=True)
+    assert out.refused and out.citations == ()
+    # a sentence with one passing citation keeps only that one; nothing is added
+    out = finalize("A monitor put the toll at 34 soldiers [1][2].", HITS, repair=True)
+    assert [c.article_id for c in out.citations] == ["a2"]
+    # uncited sentences are not repaired: the model claimed no source
+    out = finalize("At least 33 soldiers were killed. The governor said 32 were wounded [1].",
+                   HITS, repair=True)
+    assert [s.supported for s in out.sentences] == [False, True]
+
+
 def test_remove_mode_drops_unsupported_sentences():
     out = finalize("Forty tanks were destroyed [1]. The governor said 32 were wounded [1].", HITS,
                    unsupported="remove")

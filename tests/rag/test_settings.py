@@ -19,6 +19,8 @@ def test_invalid_values_are_config_errors():
         Settings(engine="gpt")
     with pytest.raises(ConfigError, match="top_k"):
         Settings(top_k=0)
+    with pytest.raises(ConfigError, match="misnumbered"):
+        Settings(misnumbered="fix")
     with pytest.raises(ConfigError, match="chroma_url"):
         Settings(chroma_url="localhost:8000")
 
