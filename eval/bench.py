@@ -128,6 +128,7 @@ class Bench:
             row["stock_unchanged"] = self.worker("stock-ingest", "--data-dir", str(sd),
                                                  "--corpus", str(corpus))
             self.say(f"ingest {size}: stock at newscite's chunk count, and unchanged")
+            row["stock_matched_tokens"] = STOCK_MATCHED_TOKENS
             row["stock_matched"] = self.worker("stock-ingest", "--data-dir", str(smd),
                                                "--corpus", str(corpus), "--preload", *matched)
             row["stock_matched_unchanged"] = self.worker("stock-ingest", "--data-dir", str(smd),

@@ -50,6 +50,7 @@ def test_quick_bench_writes_sane_reports(tmp_path: Path) -> None:
     assert matched > stock["stock"]["chunks"]
     assert stock["stock_matched_unchanged"]["chunks"] == 0
     assert "same chunk count" in md
+    assert f"| {stock['stock_matched_tokens']} tokens |" in md
 
     assert {x["chroma"] for x in data["retrieval"]} == {"embedded", "server"}
     for row in data["retrieval"]:
