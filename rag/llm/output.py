@@ -27,16 +27,27 @@ _REFUSAL_LIKE = re.compile(
     r"|(?:cannot|can't|can not|unable to) (?:answer|determine|find|tell)"
     r"|(?:don't|do not) know|not enough information)\b", re.IGNORECASE)
 _HOLD_LIMIT = 300  # characters: past this, an answer without a citation streams anyway
+# An answer is released once this many words are complete and none of the held words looks
+# like the start of a refusal: a sentence's first [n] comes ~15 tokens (~0.7 s here) after
+# its first word, and waiting for it made the web chat look idle that much longer.
+EARLY_WORDS = 4
+# how refusals open ("The passages do not...", "I cannot...", "There is no..."): held back
+_REFUSAL_OPENING = re.compile(
+    r"^(?:the (?:articles?|passages?|provided|given|text|information|context)\b"
+    r"|(?:i|there|no|none|unfortunately|sorry|based on|according to)\b)", re.IGNORECASE)
 
 
 class AnswerGate:
     """Filters a model's streamed answer text before the caller sees it.
 
-    Text is held back until the first citation marker `[n]` appears (one short sentence),
-    so that: a refusal comes out exactly as `REFUSAL` (and generation can stop there);
-    a citation-free "not mentioned in the passages" reply is recognised as a refusal too;
-    and a bare "[2]" or punctuation never reaches the caller. Feed pieces with `feed`,
-    then call `finish`. `done` turns true once the model has refused.
+    Text is held back until the first citation marker `[n]` appears, or until the first
+    `EARLY_WORDS` words are complete and none of them looks like a refusal, so that: a
+    refusal comes out exactly as `REFUSAL` (and generation can stop there); a citation-free
+    "The passages do not say" reply is recognised as a refusal too; and a bare "[2]" or
+    punctuation never reaches the caller. What passes is a draft: a sentence released early
+    can still turn out unsupported ("The pilot's name is not given."), and the citation
+    checker, not the gate, has the last word on it. Feed pieces with `feed`, then call
+    `finish`. `done` turns true once the model has refused.
     """
 
     def __init__(self) -> None:
@@ -67,11 +78,20 @@ class AnswerGate:
         if _REFUSAL_NORM.startswith(held):
             return []
         if (_MARKER.search(self._held) and _LETTER.search(self._held)) \
-                or len(self._held) > _HOLD_LIMIT:
+                or len(self._held) > _HOLD_LIMIT or self._plainly_an_answer():
             self._open = True
             text, self._held = self._held.lstrip(), ""
             return self._emit(text)
         return []
+
+    def _plainly_an_answer(self) -> bool:
+        """The held text has EARLY_WORDS complete words and nothing that reads as a refusal."""
+        text = self._held.lstrip()
+        complete = text[: max(text.rfind(" "), 0)].split()  # the last word may be partial
+        if len(complete) < EARLY_WORDS or not _LETTER.search(text):
+            return False
+        return not (_REFUSAL_OPENING.search(text) or _REFUSAL_LIKE.search(text)
+                    or _MARKER.search(text) or "[" in text)
 
     def finish(self) -> list[str]:
         """Flush what is held; raise ValueError if the whole answer had no letters."""

@@ -232,12 +232,12 @@ DEMO_TURNS: tuple[tuple[str, str], ...] = (
 )
 
 
-# Repeated after the real question only: recency matters to a 1.5B model. Phrased answer-
-# first, since a bare "reply exactly: <refusal>" at the end made it refuse too often.
-ANSWER_REMINDER = (
-    "\n\nIf a passage states the answer, give it in a full sentence ending with the passage "
-    "number like [1]. Only if no passage states it, reply exactly: " + REFUSAL
-)
+# Repeated after the real question only: recency matters to a 1.5B model. It is read after
+# the pre-check on every answered question (~17 ms a token here), so it is short: the refusal
+# rule stays in the system prompt and the demo turns. A longer, answer-first reminder that
+# also spelled out the refusal (48 tokens with the chat tags) cost 0.85 s before the first
+# token; this one (~17) answered as many questions in the seed and sample trials.
+ANSWER_REMINDER = "\n\nAnswer in a full sentence ending with [n]."
 
 
 def _user_turn(passages: str, question: str) -> str:

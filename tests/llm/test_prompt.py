@@ -250,3 +250,52 @@ def test_check_messages_share_the_answer_prefix() -> None:
     assert answer[-1]["content"].endswith(prompt.ANSWER_REMINDER)
     assert check[-1]["content"][: -len(prompt.CHECK_SUFFIX)] == \
         answer[-1]["content"][: -len(prompt.ANSWER_REMINDER)]
+
+
+def words(text: str) -> list[str]:
+    """`text` as a model streams it: a word (with its leading space) per piece."""
+    return re.findall(r"\s*\S+", text)
+
+
+def test_gate_releases_a_plain_answer_after_its_first_words() -> None:
+    gate = AnswerGate()
+    pieces = words("At least 33 Turkish soldiers were killed [1].")
+    out = [gate.feed(p) for p in pieces]
+    # "At least 33 Turkish" are complete once " soldiers" starts: released then, not at [1]
+    assert out[:4] == [[], [], [], []]
+    assert out[4] == ["At least 33 Turkish soldiers"]
+    assert "".join(x for got in out for x in got) + "".join(gate.finish()) == \
+        "At least 33 Turkish soldiers were killed [1]."
+
+
+@pytest.mark.parametrize("reply", [
+    "The articles do not contain the answer to this question.",
+    "The passages do not state who the pilot was.",
+    "The provided passages do not mention the pilot.",
+    "I cannot find the pilot's name in the passages.",
+    "There is no mention of the pilot in the passages.",
+    "Unfortunately, the pilot is not mentioned.",
+    "According to the passages, the pilot is not known.",
+])
+def test_gate_holds_refusal_openings_word_by_word(reply: str) -> None:
+    gate = AnswerGate()
+    streamed = []
+    for piece in words(reply):
+        streamed.extend(gate.feed(piece))
+        if gate.done:
+            break
+    assert streamed in ([], [REFUSAL])
+    assert "".join(streamed + gate.finish()) == REFUSAL
+
+
+def test_early_released_uncited_sentence_is_refused_by_the_checker() -> None:
+    """A sentence that only turns out to be a non-answer after its first words is streamed
+    as a draft; the citation checker turns the final answer into the refusal."""
+    from rag.cite import finalize
+
+    reply = "The pilot's full name is not mentioned in the passages."
+    assert feed_all(words(reply)) == reply
+    hit = Hit(chunk_id="c1", article_id="a1", title="T", start=0, end=43, score=1.0,
+              text="At least 33 Turkish soldiers died in Idlib.")
+    checked = finalize(reply, [hit], None, "mark", repair=True)
+    assert checked.refused and checked.text == REFUSAL
