@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default eval/reports/bench)")
     p.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     p.add_argument("--ingest-sizes", type=_sizes, default=[1000, 10000], metavar="N,N",
-                   help="chunks per ingest corpus (default 1000,10000)")
+                   help="chunks per ingest corpus (default 1000,10000; '' for none: query "
+                        "latency only)")
     p.add_argument("--retrieval-sizes", type=_sizes, default=[10000, 100000], metavar="N,N",
                    help="chunks per filled store for query latency (default 10000,100000)")
     p.add_argument("--million", action="store_true", help="also query a 1,000,000-chunk store")
@@ -226,8 +227,9 @@ class Bench:
         # the smallest ingest, the query side and the server runs first; the long ingests last
         # (a run cut short keeps the rest: results.partial.json)
         ingest_sizes = sorted(a.ingest_sizes)
-        r["ingest"].append(self.ingest(ingest_sizes[0]))
-        self.checkpoint()
+        if ingest_sizes:
+            r["ingest"].append(self.ingest(ingest_sizes[0]))
+            self.checkpoint()
         sizes = list(a.retrieval_sizes) + ([1_000_000] if a.million else [])
         serve_at = max(s for s in sizes if s <= 100_000) if any(
             s <= 100_000 for s in sizes) else sizes[0]
@@ -236,9 +238,10 @@ class Bench:
             self.checkpoint()
         if not a.no_chroma_server:
             with chroma_server(self.work / "chroma-server") as url:
-                r["ingest"].append(self.ingest(a.server_ingest_size or ingest_sizes[0],
-                                               chroma_url=url))
-                self.checkpoint()
+                server_size = a.server_ingest_size or (ingest_sizes or [0])[0]
+                if server_size:
+                    r["ingest"].append(self.ingest(server_size, chroma_url=url))
+                    self.checkpoint()
                 r["retrieval"].append(self.retrieval(sizes[0], chroma_url=url))
                 self.checkpoint()
         for size in ingest_sizes[1:]:

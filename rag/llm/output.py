@@ -16,6 +16,9 @@ def _norm(text: str) -> str:
 
 _REFUSAL_NORM = _norm(REFUSAL)
 _REFUSAL_CORE = _REFUSAL_NORM.rstrip(".")
+# the refusal's first six words: once the model has written them it is refusing (stopping
+# there saves the rest of the sentence, ~0.2 s here)
+_REFUSAL_HEAD = " ".join(_REFUSAL_NORM.split()[:6])
 
 
 _MARKER = re.compile(r"\[\d+\]")
@@ -27,10 +30,10 @@ _REFUSAL_LIKE = re.compile(
     r"|(?:cannot|can't|can not|unable to) (?:answer|determine|find|tell)"
     r"|(?:don't|do not) know|not enough information)\b", re.IGNORECASE)
 _HOLD_LIMIT = 300  # characters: past this, an answer without a citation streams anyway
-# An answer is released once this many words are complete and none of the held words looks
-# like the start of a refusal: a sentence's first [n] comes ~15 tokens (~0.7 s here) after
-# its first word, and waiting for it made the web chat look idle that much longer.
-EARLY_WORDS = 4
+# An answer is released once this many words are complete and they do not open a refusal: a
+# sentence's first [n] comes ~15 tokens (~0.7 s here) after its first word, and waiting for
+# it made the web chat look idle that much longer.
+EARLY_WORDS = 2
 # how refusals open ("The passages do not...", "I cannot...", "There is no..."): held back
 _REFUSAL_OPENING = re.compile(
     r"^(?:the (?:articles?|passages?|provided|given|text|information|context)\b"
@@ -73,7 +76,8 @@ class AnswerGate:
             return self._emit(piece)
         self._held += piece
         held = _norm(self._held)
-        if held.startswith(_REFUSAL_CORE):
+        if held.startswith(_REFUSAL_CORE) or (
+                held.startswith(_REFUSAL_HEAD) and _REFUSAL_NORM.startswith(held)):
             return self._refuse()
         if _REFUSAL_NORM.startswith(held):
             return []
@@ -87,11 +91,11 @@ class AnswerGate:
     def _plainly_an_answer(self) -> bool:
         """The held text has EARLY_WORDS complete words and nothing that reads as a refusal."""
         text = self._held.lstrip()
-        complete = text[: max(text.rfind(" "), 0)].split()  # the last word may be partial
-        if len(complete) < EARLY_WORDS or not _LETTER.search(text):
+        complete = text[: max(text.rfind(" "), 0)]  # the last word may still be growing
+        if len(complete.split()) < EARLY_WORDS or not _LETTER.search(complete):
             return False
-        return not (_REFUSAL_OPENING.search(text) or _REFUSAL_LIKE.search(text)
-                    or _MARKER.search(text) or "[" in text)
+        return not (_REFUSAL_OPENING.search(complete) or _REFUSAL_LIKE.search(text)
+                    or "[" in text)
 
     def finish(self) -> list[str]:
         """Flush what is held; raise ValueError if the whole answer had no letters."""

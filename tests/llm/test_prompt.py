@@ -208,10 +208,11 @@ def test_condense_messages_and_cleaning() -> None:
     assert clean_condensed("[1]", "fallback?") == "fallback?"
 
 
-def test_gate_holds_until_the_first_citation() -> None:
+def test_gate_holds_until_the_first_citation_or_enough_words() -> None:
     gate = AnswerGate()
-    assert gate.feed("At least 33") == []
-    assert gate.feed(" soldiers died [1]") == ["At least 33 soldiers died [1]"]
+    assert gate.feed("Thirty") == []
+    assert gate.feed(" three") == []  # one complete word: held
+    assert gate.feed(" died [1]") == ["Thirty three died [1]"]
     assert gate.feed(". More.") == [". More."]
     assert gate.finish() == []
 
@@ -261,9 +262,9 @@ def test_gate_releases_a_plain_answer_after_its_first_words() -> None:
     gate = AnswerGate()
     pieces = words("At least 33 Turkish soldiers were killed [1].")
     out = [gate.feed(p) for p in pieces]
-    # "At least 33 Turkish" are complete once " soldiers" starts: released then, not at [1]
-    assert out[:4] == [[], [], [], []]
-    assert out[4] == ["At least 33 Turkish soldiers"]
+    # "At least" is complete once " 33" starts: released then, not at [1]
+    assert out[:2] == [[], []]
+    assert out[2] == ["At least 33"]
     assert "".join(x for got in out for x in got) + "".join(gate.finish()) == \
         "At least 33 Turkish soldiers were killed [1]."
 
@@ -299,3 +300,18 @@ def test_early_released_uncited_sentence_is_refused_by_the_checker() -> None:
               text="At least 33 Turkish soldiers died in Idlib.")
     checked = finalize(reply, [hit], None, "mark", repair=True)
     assert checked.refused and checked.text == REFUSAL
+
+
+def test_gate_refuses_once_the_refusal_is_plainly_under_way() -> None:
+    gate = AnswerGate()
+    fed = 0
+    for piece in words(REFUSAL):
+        fed += 1
+        if gate.feed(piece):
+            break
+    assert gate.refused and gate.emitted == REFUSAL
+    assert fed == 6  # stopped at "... contain the", not at the end of the sentence
+    assert feed_all(words("The articles do not contain the exact toll, but 33 soldiers "
+                          "died [1].")) == REFUSAL  # the price of stopping early
+    other = "The articles do not contain any figure for the toll, but 33 died [1]."
+    assert feed_all(words(other)) == other  # it left the refusal before its sixth word
