@@ -162,7 +162,8 @@ def test_streams_pieces_in_order(fake_engine: FakeFactory) -> None:
     engine, server = fake_engine(tokens("At least", " 33 soldiers", " were killed [1].",
                                         " More", " text [1]."))
     pieces = list(engine.draft("How many soldiers?", HITS))
-    assert pieces == ["At least 33 soldiers were killed [1].", " More", " text [1]."]
+    # held until two words are complete, then streamed piece by piece
+    assert pieces == ["At least 33 soldiers", " were killed [1].", " More", " text [1]."]
     check, request = server.requests  # the yes/no pre-check, then the answer
     assert check["max_tokens"] == 1 and check["logprobs"] is True
     assert request["stream"] is True and request["temperature"] == 0.0
@@ -344,7 +345,7 @@ def test_real_model_answers_with_citation(real_engine: LocalEngine,
     answer = "".join(real_engine.draft(Q33, seed_hits))
     assert "33" in answer and MARKER.search(answer), answer
     assert real_engine.last_stats["first_token_seconds"] > 0
-    # tokens stream as they are generated (draft holds text only until the first [n])
+    # tokens stream as they are generated (draft holds only an answer's first words)
     pieces = list(real_engine.stream_messages(
         [{"role": "user", "content": "Count from 1 to 5, separated by spaces."}], max_tokens=16))
     assert len(pieces) > 3 and "3" in "".join(pieces)
