@@ -238,7 +238,7 @@ class Bench:
             self.checkpoint()
         if not a.no_chroma_server:
             with chroma_server(self.work / "chroma-server") as url:
-                server_size = a.server_ingest_size or (ingest_sizes or [0])[0]
+                server_size = a.server_ingest_size or (ingest_sizes[0] if ingest_sizes else 0)
                 if server_size:
                     r["ingest"].append(self.ingest(server_size, chroma_url=url))
                     self.checkpoint()
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     if args.quick:
-        args.ingest_sizes = [min(args.ingest_sizes[0], 100)] if args.ingest_sizes else [100]
+        args.ingest_sizes = [min(args.ingest_sizes[0], 100)] if args.ingest_sizes else []
         args.retrieval_sizes = [300]
         args.questions = min(args.questions, 20)
         args.load_clients, args.load_per_client = min(args.load_clients, 4), min(
