@@ -3,8 +3,8 @@
 Questions are the first turns of the shipped gold sets, each asked over its own corpus (seed
 articles, sample corpus), through `Assistant.ask_stream` as the web chat does. Time to first
 token is measured where a user sees it: from the question to the first answer text streamed
-to the caller (the answer gate holds an answer back until its first two words are complete,
-and a refusal until the model has written its first six words). The model's own first
+to the caller (the answer gate holds an answer back only while its first words could open a
+refusal, and a refusal until the model has begun its seventh word). The model's own first
 generated token (after the pre-check and the answer prompt are read) is reported beside it.
 The extractive engine answers the same questions in the same run as a reference.
 """

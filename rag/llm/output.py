@@ -16,9 +16,9 @@ def _norm(text: str) -> str:
 
 _REFUSAL_NORM = _norm(REFUSAL)
 _REFUSAL_CORE = _REFUSAL_NORM.rstrip(".")
-# the refusal's first six words: once the model has written them it is refusing (stopping
-# there saves the rest of the sentence, ~0.2 s here)
-_REFUSAL_HEAD = " ".join(_REFUSAL_NORM.split()[:6])
+# the refusal's first six words: once the model has written them (and the seventh still
+# follows the refusal) it is refusing; stopping there saves the rest of the sentence
+_REFUSAL_HEAD = _REFUSAL_NORM.split()[:6]
 
 
 _MARKER = re.compile(r"\[\d+\]")
@@ -30,24 +30,43 @@ _REFUSAL_LIKE = re.compile(
     r"|(?:cannot|can't|can not|unable to) (?:answer|determine|find|tell)"
     r"|(?:don't|do not) know|not enough information)\b", re.IGNORECASE)
 _HOLD_LIMIT = 300  # characters: past this, an answer without a citation streams anyway
-# An answer is released once this many words are complete and they do not open a refusal: a
-# sentence's first [n] comes ~15 tokens (~0.7 s here) after its first word, and waiting for
-# it made the web chat look idle that much longer.
-EARLY_WORDS = 2
-# how refusals open ("The passages do not...", "I cannot...", "There is no..."): held back
-_REFUSAL_OPENING = re.compile(
-    r"^(?:the (?:articles?|passages?|provided|given|text|information|context)\b"
-    r"|(?:i|there|no|none|unfortunately|sorry|based on|according to)\b)", re.IGNORECASE)
+# How refusals open ("The passages do not...", "I cannot...", "There is no..."). An answer
+# is held only while its first words could still be one of these; anything else streams at
+# once. (A sentence's first [n] comes ~15 tokens, ~0.7 s here, after its first word, and
+# waiting for it made the web chat look idle that much longer.)
+_REFUSAL_OPENINGS = tuple(opening.split() for opening in (
+    "the articles", "the article", "the passages", "the passage", "the provided",
+    "the given", "the text", "the information", "the context", "i", "there", "no", "none",
+    "not", "nothing", "unfortunately", "sorry", "based on", "according to"))
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _words(text: str) -> tuple[list[str], bool]:
+    """The lower-cased words of `text`, and whether the last one may still be growing."""
+    return _WORD.findall(text.lower()), bool(_WORD.search(text[-1:]))
+
+
+def may_open_refusal(text: str) -> bool:
+    """True while the start of an answer is, or could still grow into, a refusal opening."""
+    words, growing = _words(text)
+    for opening in _REFUSAL_OPENINGS:
+        for j, word in enumerate(words[: len(opening)]):
+            last = growing and j == len(words) - 1
+            if not (opening[j].startswith(word) if last else word == opening[j]):
+                break
+        else:
+            return True
+    return False
 
 
 class AnswerGate:
     """Filters a model's streamed answer text before the caller sees it.
 
-    Text is held back until the first citation marker `[n]` appears, or until the first
-    `EARLY_WORDS` words are complete and none of them looks like a refusal, so that: a
-    refusal comes out exactly as `REFUSAL` (and generation can stop there); a citation-free
-    "The passages do not say" reply is recognised as a refusal too; and a bare "[2]" or
-    punctuation never reaches the caller. What passes is a draft: a sentence released early
+    Text is held back until the first citation marker `[n]` appears, or until its first words
+    can no longer open a refusal ("Rahmi" streams at once, "The" waits for its next word), so
+    that: a refusal comes out exactly as `REFUSAL` (and generation can stop there); a
+    citation-free "The passages do not say" reply is recognised as a refusal too; and a bare
+    "[2]" or punctuation never reaches the caller. What passes is a draft: a sentence released early
     can still turn out unsupported ("The pilot's name is not given."), and the citation
     checker, not the gate, has the last word on it. Feed pieces with `feed`, then call
     `finish`. `done` turns true once the model has refused.
@@ -77,7 +96,7 @@ class AnswerGate:
         self._held += piece
         held = _norm(self._held)
         if held.startswith(_REFUSAL_CORE) or (
-                held.startswith(_REFUSAL_HEAD) and _REFUSAL_NORM.startswith(held)):
+                self._refusal_under_way() and _REFUSAL_NORM.startswith(held)):
             return self._refuse()
         if _REFUSAL_NORM.startswith(held):
             return []
@@ -88,14 +107,17 @@ class AnswerGate:
             return self._emit(text)
         return []
 
+    def _refusal_under_way(self) -> bool:
+        """The refusal's first six words are written and a seventh has begun."""
+        words = _norm(self._held).split()
+        return len(words) > len(_REFUSAL_HEAD) and words[: len(_REFUSAL_HEAD)] == _REFUSAL_HEAD
+
     def _plainly_an_answer(self) -> bool:
-        """The held text has EARLY_WORDS complete words and nothing that reads as a refusal."""
+        """The held text has a letter, no "[", nothing that reads as a refusal, and could no
+        longer grow into a refusal opening."""
         text = self._held.lstrip()
-        complete = text[: max(text.rfind(" "), 0)]  # the last word may still be growing
-        if len(complete.split()) < EARLY_WORDS or not _LETTER.search(complete):
-            return False
-        return not (_REFUSAL_OPENING.search(complete) or _REFUSAL_LIKE.search(text)
-                    or "[" in text)
+        return bool(_LETTER.search(text)) and "[" not in text \
+            and not _REFUSAL_LIKE.search(text) and not may_open_refusal(text)
 
     def finish(self) -> list[str]:
         """Flush what is held; raise ValueError if the whole answer had no letters."""

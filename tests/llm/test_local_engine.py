@@ -162,8 +162,8 @@ def test_streams_pieces_in_order(fake_engine: FakeFactory) -> None:
     engine, server = fake_engine(tokens("At least", " 33 soldiers", " were killed [1].",
                                         " More", " text [1]."))
     pieces = list(engine.draft("How many soldiers?", HITS))
-    # held until two words are complete, then streamed piece by piece
-    assert pieces == ["At least 33 soldiers", " were killed [1].", " More", " text [1]."]
+    # "At" cannot open a refusal: streamed piece by piece from the first
+    assert pieces == ["At least", " 33 soldiers", " were killed [1].", " More", " text [1]."]
     check, request = server.requests  # the yes/no pre-check, then the answer
     assert check["max_tokens"] == 1 and check["logprobs"] is True
     assert request["stream"] is True and request["temperature"] == 0.0

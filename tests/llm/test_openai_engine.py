@@ -72,7 +72,7 @@ def test_streams_tokens_and_sends_key_and_prompt() -> None:
 
     engine = engine_with(handler)
     pieces = list(engine.draft("How many soldiers were killed?", HITS))
-    # held back until two words are complete, then streamed piece by piece
+    # "At" cannot open a refusal: streamed piece by piece from the first
     assert pieces == ["At least 33", " soldiers were killed [1].", " More", " text [1]."]
     request = seen[0]
     assert request.url == "http://llm.test/v1/chat/completions"

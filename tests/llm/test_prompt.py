@@ -208,13 +208,19 @@ def test_condense_messages_and_cleaning() -> None:
     assert clean_condensed("[1]", "fallback?") == "fallback?"
 
 
-def test_gate_holds_until_the_first_citation_or_enough_words() -> None:
+def test_gate_holds_only_what_could_open_a_refusal() -> None:
     gate = AnswerGate()
-    assert gate.feed("Thirty") == []
-    assert gate.feed(" three") == []  # one complete word: held
-    assert gate.feed(" died [1]") == ["Thirty three died [1]"]
-    assert gate.feed(". More.") == [". More."]
+    assert gate.feed("33") == []  # no letter yet
+    assert gate.feed(" sold") == ["33 sold"]  # no refusal opens with a number
+    assert gate.feed("iers [1].") == ["iers [1]."]
     assert gate.finish() == []
+    gate = AnswerGate()
+    assert gate.feed("The") == []  # could be "The articles ..."
+    assert gate.feed(" gover") == ["The gover"]  # "the gover..." opens no refusal
+    for start in ("I", "Th", "The pass", "Accord", "Based on", "Unfortunately,", "No"):
+        assert output.may_open_refusal(start), start
+    for start in ("Iran", "Thirty", "The governor", "Nobel", "Notably", "Rah", "33 died"):
+        assert not output.may_open_refusal(start), start
 
 
 @pytest.mark.parametrize("reply", [
@@ -224,7 +230,8 @@ def test_gate_holds_until_the_first_citation_or_enough_words() -> None:
     "The articles do not contain the answer",  # cut short
 ])
 def test_gate_maps_uncited_refusals(reply: str) -> None:
-    assert feed_all([reply[:10], reply[10:]]) == REFUSAL
+    # held while it could open a refusal ("The ", "I ", "The articles"), then recognised
+    assert feed_all([reply[:4], reply[4:]]) == REFUSAL
 
 
 def test_gate_keeps_cited_negative_statements() -> None:
@@ -258,13 +265,11 @@ def words(text: str) -> list[str]:
     return re.findall(r"\s*\S+", text)
 
 
-def test_gate_releases_a_plain_answer_after_its_first_words() -> None:
+def test_gate_releases_a_plain_answer_at_its_first_word() -> None:
     gate = AnswerGate()
     pieces = words("At least 33 Turkish soldiers were killed [1].")
     out = [gate.feed(p) for p in pieces]
-    # "At least" is complete once " 33" starts: released then, not at [1]
-    assert out[:2] == [[], []]
-    assert out[2] == ["At least 33"]
+    assert out[0] == ["At"]  # "At" opens no refusal: streamed at once, not at [1]
     assert "".join(x for got in out for x in got) + "".join(gate.finish()) == \
         "At least 33 Turkish soldiers were killed [1]."
 
@@ -310,8 +315,8 @@ def test_gate_refuses_once_the_refusal_is_plainly_under_way() -> None:
         if gate.feed(piece):
             break
     assert gate.refused and gate.emitted == REFUSAL
-    assert fed == 6  # stopped at "... contain the", not at the end of the sentence
-    assert feed_all(words("The articles do not contain the exact toll, but 33 soldiers "
-                          "died [1].")) == REFUSAL  # the price of stopping early
-    other = "The articles do not contain any figure for the toll, but 33 died [1]."
-    assert feed_all(words(other)) == other  # it left the refusal before its sixth word
+    assert fed == 7  # stopped at "... contain the answer", not at the end of the sentence
+    for other in ("The articles do not contain the exact toll, but 33 soldiers died [1].",
+                  "The articles do not contain these figures, but 33 soldiers died [1].",
+                  "The articles do not contain any figure for the toll, but 33 died [1]."):
+        assert feed_all(words(other)) == other  # it left the refusal by its seventh word
