@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrieval-sizes", type=_sizes, default=[10000, 100000], metavar="N,N",
                    help="chunks per filled store for query latency (default 10000,100000)")
     p.add_argument("--million", action="store_true", help="also query a 1,000,000-chunk store")
+    p.add_argument("--keep-stores", action="store_true",
+                   help="keep the filled embedded stores in --work and reuse them on the next "
+                        "run with the same --work and --seed (a 1M fill takes ~40 min)")
     p.add_argument("--questions", type=int, default=200, help="questions per latency run")
     p.add_argument("--load", action="store_true",
                    help="load test: concurrent clients against `newscite serve` (REST)")
@@ -174,10 +177,22 @@ class Bench:
         where = "server" if chroma_url else "embedded"
         data = self.work / f"store-{size}-{where}"
         stock = not self.args.no_stock and not chroma_url and size <= 100_000
-        coll = f"fill-{size}-{int(time.time())}"
-        self.say(f"filling a {size}-chunk store ({where})" + (" + stock copy" if stock else ""))
-        filled = fill(data, size, self.gen, self.pool(), chroma_url=chroma_url, collection=coll,
-                      stock=f"stock-{coll}" if stock else None, progress=not self.args.quiet)
+        keep = self.args.keep_stores and not chroma_url
+        coll = f"fill-{size}" if keep else f"fill-{size}-{int(time.time())}"
+        record = data / "bench-fill.json"
+        wanted = {"size": size, "seed": self.args.seed, "stock": stock}
+        filled = _reusable_fill(record, wanted) if keep else None
+        if filled is not None:
+            self.say(f"reusing the {size}-chunk store in {data}")
+        else:
+            shutil.rmtree(data, ignore_errors=True)  # never fill on top of a partial store
+            self.say(f"filling a {size}-chunk store ({where})"
+                     + (" + stock copy" if stock else ""))
+            filled = fill(data, size, self.gen, self.pool(), chroma_url=chroma_url,
+                          collection=coll, stock=f"stock-{coll}" if stock else None,
+                          progress=not self.args.quiet)
+            if keep:
+                record.write_text(json.dumps({**wanted, "fill": filled}), encoding="utf-8")
         row: dict[str, Any] = {"size": size, "chroma": where, "fill": filled}
         url = ["--chroma-url", chroma_url] if chroma_url else []
         q = ["--questions", str(self.args.questions)]
@@ -190,7 +205,7 @@ class Bench:
                                        "--stock-collection", f"stock-{coll}", *q)
         if serve:
             row["serve"] = self.serve(data, coll, chroma_url)
-        if not chroma_url:
+        if not chroma_url and not keep:
             shutil.rmtree(data, ignore_errors=True)
         return row
 
@@ -231,8 +246,7 @@ class Bench:
             r["ingest"].append(self.ingest(ingest_sizes[0]))
             self.checkpoint()
         sizes = list(a.retrieval_sizes) + ([1_000_000] if a.million else [])
-        serve_at = max(s for s in sizes if s <= 100_000) if any(
-            s <= 100_000 for s in sizes) else sizes[0]
+        serve_at = max((s for s in sizes if s <= 100_000), default=min(sizes, default=0))
         for size in sizes:
             r["retrieval"].append(self.retrieval(size, serve=size == serve_at))
             self.checkpoint()
@@ -242,8 +256,9 @@ class Bench:
                 if server_size:
                     r["ingest"].append(self.ingest(server_size, chroma_url=url))
                     self.checkpoint()
-                r["retrieval"].append(self.retrieval(sizes[0], chroma_url=url))
-                self.checkpoint()
+                if sizes:
+                    r["retrieval"].append(self.retrieval(sizes[0], chroma_url=url))
+                    self.checkpoint()
         for size in ingest_sizes[1:]:
             r["ingest"].append(self.ingest(size))
             self.checkpoint()
@@ -254,6 +269,18 @@ class Bench:
         self.args.out.mkdir(parents=True, exist_ok=True)
         (self.args.out / "results.partial.json").write_text(
             json.dumps(self.results, indent=2, default=str), encoding="utf-8")
+
+
+def _reusable_fill(record: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """The fill record of a kept store made with the same size, seed and stock copy (None: fill
+    again). The record is written only after a fill completes, so a cut-short fill is redone."""
+    try:
+        got = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if {k: got.get(k) for k in wanted} != wanted:
+        return None
+    return {**got["fill"], "reused": True}
 
 
 def help_time(runs: int = 5) -> dict[str, Any]:
@@ -310,6 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.load_per_client, 5)
     if any(n <= 0 for n in args.ingest_sizes + args.retrieval_sizes) or args.questions <= 0:
         print("error: sizes and --questions must be positive", file=sys.stderr)
+        return 2
+    if args.keep_stores and args.work is None:
+        print("error: --keep-stores needs --work (the folder the stores are kept in)",
+              file=sys.stderr)
         return 2
     if args.llm:
         return run_llm(args)
