@@ -13,7 +13,7 @@ import math
 import sqlite3
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,30 +244,8 @@ class KeywordSearcher(InvertedIndex):
                         postings.append(got)
             if not postings:
                 return []
-            size = sum(len(d) for d, _ in postings)
-            if size * 8 < len(self.ids):  # few matches: score only the matched docs
-                candidates = np.unique(np.concatenate([d for d, _ in postings]))
-                scores = np.zeros(len(candidates), dtype=np.float32)
-                for docs, weights in postings:
-                    scores[np.searchsorted(candidates, docs)] += weights
-            else:
-                full = np.zeros(len(self.ids), dtype=np.float32)
-                for docs, weights in postings:
-                    full[docs] += weights
-                candidates = np.flatnonzero(full > 0)
-                scores = full[candidates]
-            keep = scores > 0
-            if date_from:
-                keep &= self.published[candidates] >= date_from
-            if date_to:
-                pub = self.published[candidates]
-                keep &= (pub <= date_to) & (pub > 0)
-            if sources:
-                keep &= np.isin(self._source_of[candidates], self._sources.codes(sources))
-            if article_ids:
-                keep &= np.isin(self._article_of[candidates], self._articles.codes(article_ids))
-            if not keep.all():
-                candidates, scores = candidates[keep], scores[keep]
+            keep = _Filter(self, sources, article_ids, date_from, date_to)
+            candidates, scores = _max_score(postings, k, len(self.ids), keep)
             if not len(candidates):
                 return []
             if len(candidates) > 4 * k:
@@ -278,3 +256,87 @@ class KeywordSearcher(InvertedIndex):
                 candidates, scores = candidates[sel], scores[sel]
             top = np.argsort(-scores, kind="stable")[:k]
             return [KeywordHit(self.ids[int(candidates[i])], float(scores[i])) for i in top]
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """The search filters, applied to candidate doc numbers."""
+
+    index: InvertedIndex
+    sources: Sequence[str]
+    article_ids: Sequence[str]
+    date_from: int
+    date_to: int
+
+    def __call__(self, candidates: np.ndarray, scores: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        ix = self.index
+        keep = scores > 0
+        if self.date_from:
+            keep &= ix.published[candidates] >= self.date_from
+        if self.date_to:
+            pub = ix.published[candidates]
+            keep &= (pub <= self.date_to) & (pub > 0)
+        if self.sources:
+            keep &= np.isin(ix._source_of[candidates], ix._sources.codes(self.sources))
+        if self.article_ids:
+            keep &= np.isin(ix._article_of[candidates], ix._articles.codes(self.article_ids))
+        if keep.all():
+            return candidates, scores
+        return candidates[keep], scores[keep]
+
+
+def _score_all(postings: Sequence[tuple[np.ndarray, np.ndarray]], n_docs: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(docs, BM25 scores) of every doc that has any query term."""
+    size = sum(len(d) for d, _ in postings)
+    if size * 8 < n_docs:  # few matches: score only the matched docs
+        candidates = np.unique(np.concatenate([d for d, _ in postings]))
+        scores = np.zeros(len(candidates), dtype=np.float32)
+        for docs, weights in postings:
+            scores[np.searchsorted(candidates, docs)] += weights
+        return candidates, scores
+    full = np.zeros(n_docs, dtype=np.float32)
+    for docs, weights in postings:
+        full[docs] += weights
+    candidates = np.flatnonzero(full > 0)
+    return candidates, full[candidates]
+
+
+def _max_score(postings: list[tuple[np.ndarray, np.ndarray]], k: int, n_docs: int,
+               keep: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The filtered candidates (with exact scores) that contain the top k, without scoring
+    every doc that has a common query term (MaxScore pruning).
+
+    The docs of the rarest terms are scored exactly, looking the other terms up in their
+    postings. A doc that has none of those rare terms scores at most the sum of the other
+    terms' largest weights; once that bound is below the k-th best score found, no such doc
+    can reach the top k (nor tie with it). Otherwise the next rarest term joins the rare
+    ones. A large index of common words is where this pays: every term but the rare ones
+    would cost a pass over hundreds of thousands of postings.
+    """
+    postings = sorted(postings, key=lambda p: len(p[0]))
+    bounds = [float(w.max()) for _, w in postings]
+    total = sum(len(d) for d, _ in postings)
+    rare = 1
+    while rare < len(postings):
+        size = sum(len(d) for d, _ in postings[:rare])
+        if size * 4 > total:  # the rare terms are most of the work anyway: score everything
+            break
+        candidates = np.unique(np.concatenate([d for d, _ in postings[:rare]]))
+        scores = np.zeros(len(candidates), dtype=np.float32)
+        for docs, weights in postings[:rare]:
+            scores[np.searchsorted(candidates, docs)] += weights
+        for docs, weights in postings[rare:]:
+            at = np.searchsorted(docs, candidates)
+            at[at == len(docs)] = 0
+            found = docs[at] == candidates
+            scores[found] += weights[at[found]]
+        candidates, scores = keep(candidates, scores)
+        if len(scores) >= k:
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            if kth > sum(bounds[rare:]) * (1 + 1e-6):  # float32 sums: a safety margin
+                return candidates, scores
+        rare += 1
+    return keep(*_score_all(postings, n_docs))

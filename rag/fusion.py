@@ -65,26 +65,17 @@ class _Analysis:
     sentence_terms: tuple[frozenset[str], ...]
     folded: str
     shingles: frozenset[tuple[str, ...]]
-    numbers: frozenset[str]
 
 
 _CACHE: OrderedDict[str, _Analysis] = OrderedDict()
 _CACHE_SIZE = 2048  # passages; hits recur across questions (popular chunks, follow-ups)
 
 
-def _words_numbers(text: str) -> tuple[list[str], frozenset[str]]:
-    """(`tx.terms`, `tx.numbers`) of a text, folding it once (ASCII: just lowercasing)."""
-    if not text.isascii():
-        return tx.terms(text), frozenset(tx.numbers(text))
-    words = fast_words(text)
-    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
-    numbers = {m.group().replace(",", "") for m in tx._NUMBER.finditer(text)}
-    numbers.update(tx.NUMBER_WORDS[w] for w in words if w in tx.NUMBER_WORDS)
-    return [stem(w) for w in words if w not in stop and w not in qwords], frozenset(numbers)
-
-
 def analyse(text: str) -> _Analysis:
-    """Terms, per-sentence term sets, folded text and 3-word shingles of a passage (cached)."""
+    """Terms, per-sentence term sets, folded text and 3-word shingles of a passage (cached).
+
+    Each sentence is tokenised once and the passage's terms are their concatenation (sentence
+    boundaries fall on whitespace, so this equals tokenising the whole text)."""
     got = _CACHE.get(text)
     if got is not None:
         try:
@@ -92,13 +83,19 @@ def analyse(text: str) -> _Analysis:
         except KeyError:  # evicted by another thread meanwhile
             pass
         return got
-    sentences = tuple(frozenset(fast_terms(text[s:e])) for s, e in sentence_spans(text))
-    words, numbers = _words_numbers(text)
+    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
+    terms: list[str] = []
+    sentences = []
+    for s, e in sentence_spans(text):
+        sentence_terms = [stem(w) for w in fast_words(text[s:e])
+                          if w not in stop and w not in qwords]
+        terms += sentence_terms
+        sentences.append(frozenset(sentence_terms))
     got = _Analysis(
-        terms=tuple(words), term_set=frozenset(words), sentence_terms=sentences,
+        terms=tuple(terms), term_set=frozenset(terms), sentence_terms=tuple(sentences),
         folded=fast_fold(text),
-        shingles=frozenset(tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2))),
-        numbers=numbers)
+        shingles=frozenset(zip(terms, terms[1:], terms[2:])) if len(terms) > 2
+        else frozenset([tuple(terms)]))
     _CACHE[text] = got
     while len(_CACHE) > _CACHE_SIZE:
         try:
@@ -192,7 +189,9 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
         signals = {
             "fused": h.score / top_fused,
             "coverage": _best_sentence_coverage(q_terms, weights, a.sentence_terms),
-            "numbers": len(q_numbers & a.numbers) / len(q_numbers) if q_numbers else 0.0,
+            # numbers are off by default (see RerankWeights): not extracted unless weighted
+            "numbers": len(q_numbers & tx.numbers(h.text)) / len(q_numbers)
+            if q_numbers and w.numbers else 0.0,
             "names": sum(n in folded for n in q_names) / len(q_names) if q_names else 0.0,
             "phrases": sum(p in folded for p in phrases) / len(phrases) if phrases else 0.0,
             "title": len(q_terms & set(fast_terms(h.title))) / len(q_terms) if q_terms else 0.0,

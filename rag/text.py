@@ -18,7 +18,12 @@ reports told tell one ones did does many much kind whether yet still since per v
 QUESTION_WORDS = frozenset("what which who whom whose when where why how name named".split())
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+# A number not glued to a word or a dot: "1,709", "4.5", "33". Each branch opens with the digit
+# and looks behind it (`\d(?<![\w.]\d)` = a digit with no word character or dot before it), so
+# the regex engine can jump from digit to digit: 4-5x faster than a leading lookbehind, same
+# matches (tests/rag/test_text_numbers.py).
+_NUMBER = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:,\d{3})+(?:\.\d+)?(?!\w)"
+                     r"|\d(?<![\w.]\d)\d*(?:\.\d+)?(?!\w)")
 NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",

@@ -26,9 +26,18 @@ def test_fast_terms_equal_rag_text_terms() -> None:
     for text in _texts():
         assert query_terms(text) == tx.terms(text)
         assert fusion.fast_terms(text) == tx.terms(text)
+    from index.chunk import sentence_spans
+
+    paragraphs = [" ".join(_texts()[i:i + 7]) for i in range(0, len(_texts()), 7)]
+    for text in [*_texts(), *paragraphs, "", "One.", "Two words.", "\n\nU.S. troops.\n7 died."]:
+        fusion._CACHE.clear()
         a = fusion.analyse(text)
-        assert a.numbers == tx.numbers(text) and a.folded == tx.fold(text)
-        assert set(a.terms) == set(tx.terms(text))
+        terms = tx.terms(text)
+        assert a.folded == tx.fold(text)
+        assert a.terms == tuple(terms) and a.term_set == set(terms)
+        assert a.sentence_terms == tuple(frozenset(tx.terms(text[s:e]))
+                                         for s, e in sentence_spans(text))
+        assert a.shingles == {tuple(terms[i:i + 3]) for i in range(max(1, len(terms) - 2))}
 
 
 def _article(n: int, text: str, source: str, published: str):  # noqa: ANN202

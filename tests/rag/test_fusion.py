@@ -31,7 +31,10 @@ def test_rerank_prefers_exact_numbers_and_names():
             h("2", "Governor Ali Veli said 32 wounded troops were in hospital.", score=0.5)]
     out = rerank("What did Ali Veli say about the 32 wounded?", hits)
     assert out[0].chunk_id == "2" and out[0].scores["names"] == 1.0
-    assert out[0].scores["numbers"] == 1.0
+    assert out[0].scores["numbers"] == 0.0  # off by default: not even extracted
+    weighted = rerank("What did Ali Veli say about the 32 wounded?", hits,
+                      RerankWeights(numbers=0.5))
+    assert weighted[0].chunk_id == "2" and weighted[0].scores["numbers"] == 1.0
 
 
 def test_rerank_recency_for_latest_questions():
