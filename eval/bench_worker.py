@@ -191,7 +191,8 @@ def do_query(args: argparse.Namespace) -> dict[str, Any]:
     from rag.assistant import Assistant
 
     qs = _questions(args)
-    assistant = Assistant(_settings(args), embedder=_embedder(True))
+    assistant = Assistant(_settings(args))
+    assistant.query_embedder.embed(["warm up the model"])  # as `newscite serve` does
     with Clock() as cold:
         assistant.retrieve("warm up: opening the indexes")
     retrieve, answer = [], []
