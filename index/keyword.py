@@ -25,7 +25,13 @@ from rag import text as tx
 K1, B = 1.2, 0.75
 SNAPSHOT_MIN_ROWS = 20_000  # smaller indexes build from SQLite in well under a second
 COMPACT_MIN_ROWS = 1000  # past this, an index with more dead rows than live ones is rebuilt
-_WEIGHT_CACHE_ENTRIES = 2_000_000  # posting weights kept between queries (16 MB)
+# BM25 weights of recently used terms' postings are kept between queries (float32; the doc
+# numbers are views of the index): 2M entries (8 MB) or 40 per indexed chunk if more (160 MB
+# at 1M chunks, where recomputing a common term's weights costs ~1 ms and the 200 bench
+# questions use 36M postings).
+_WEIGHT_CACHE_ENTRIES = 2_000_000
+_WEIGHT_CACHE_PER_DOC = 40
+LOOKUP_COST = 6  # a posting lookup (binary search) against adding one posting, measured
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kw (
@@ -221,7 +227,8 @@ class KeywordSearcher(InvertedIndex):
             weights = norm = tfs[:0]
         self._weights[tid] = (self._generation, docs, weights, df)
         self._weights_size += len(docs)
-        while self._weights_size > _WEIGHT_CACHE_ENTRIES and len(self._weights) > 1:
+        limit = max(_WEIGHT_CACHE_ENTRIES, _WEIGHT_CACHE_PER_DOC * len(self.ids))
+        while self._weights_size > limit and len(self._weights) > 1:
             _, (_, d, _, _) = self._weights.popitem(last=False)
             self._weights_size -= len(d)
         return (docs, weights) if df else None
@@ -268,6 +275,9 @@ class _Filter:
     date_from: int
     date_to: int
 
+    def active(self) -> bool:
+        return bool(self.sources or self.article_ids or self.date_from or self.date_to)
+
     def __call__(self, candidates: np.ndarray, scores: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
         ix = self.index
@@ -286,9 +296,9 @@ class _Filter:
         return candidates[keep], scores[keep]
 
 
-def _score_all(postings: Sequence[tuple[np.ndarray, np.ndarray]], n_docs: int
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """(docs, BM25 scores) of every doc that has any query term."""
+def _score_all(postings: Sequence[tuple[np.ndarray, np.ndarray]], n_docs: int,
+               floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(docs, BM25 scores) of every doc that has any query term and scores above `floor`."""
     size = sum(len(d) for d, _ in postings)
     if size * 8 < n_docs:  # few matches: score only the matched docs
         candidates = np.unique(np.concatenate([d for d, _ in postings]))
@@ -299,7 +309,7 @@ def _score_all(postings: Sequence[tuple[np.ndarray, np.ndarray]], n_docs: int
     full = np.zeros(n_docs, dtype=np.float32)
     for docs, weights in postings:
         full[docs] += weights
-    candidates = np.flatnonzero(full > 0)
+    candidates = np.flatnonzero(full > floor)
     return candidates, full[candidates]
 
 
@@ -307,27 +317,33 @@ def _max_score(postings: list[tuple[np.ndarray, np.ndarray]], k: int, n_docs: in
                keep: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
                ) -> tuple[np.ndarray, np.ndarray]:
     """The filtered candidates (with exact scores) that contain the top k, without scoring
-    every doc that has a common query term (MaxScore pruning).
+    every doc that has a common query term when that is cheaper (MaxScore pruning).
 
     The docs of the rarest terms are scored exactly, looking the other terms up in their
     postings. A doc that has none of those rare terms scores at most the sum of the other
     terms' largest weights; once that bound is below the k-th best score found, no such doc
     can reach the top k (nor tie with it). Otherwise the next rarest term joins the rare
-    ones. A large index of common words is where this pays: every term but the rare ones
-    would cost a pass over hundreds of thousands of postings.
+    ones. A lookup costs about LOOKUP_COST times as much as adding one posting, so this is
+    tried only while the rare terms are that much smaller than the rest (a real news corpus
+    and a name in the question; not a corpus where every word is common).
     """
     postings = sorted(postings, key=lambda p: len(p[0]))
-    bounds = [float(w.max()) for _, w in postings]
     total = sum(len(d) for d, _ in postings)
+    bounds = [float(w.max()) for _, w in postings]
     rare = 1
     while rare < len(postings):
         size = sum(len(d) for d, _ in postings[:rare])
-        if size * 4 > total:  # the rare terms are most of the work anyway: score everything
-            break
-        candidates = np.unique(np.concatenate([d for d, _ in postings[:rare]]))
-        scores = np.zeros(len(candidates), dtype=np.float32)
-        for docs, weights in postings[:rare]:
-            scores[np.searchsorted(candidates, docs)] += weights
+        if size * (len(postings) - rare) * LOOKUP_COST > total:
+            break  # looking the common terms up would cost more than adding them all
+        if rare == 1:
+            candidates = postings[0][0]
+            scores = postings[0][1].copy()
+        else:
+            docs = np.sort(np.concatenate([d for d, _ in postings[:rare]]))
+            candidates = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
+            scores = np.zeros(len(candidates), dtype=np.float32)
+            for docs, weights in postings[:rare]:
+                scores[np.searchsorted(candidates, docs)] += weights
         for docs, weights in postings[rare:]:
             at = np.searchsorted(docs, candidates)
             at[at == len(docs)] = 0
@@ -339,4 +355,19 @@ def _max_score(postings: list[tuple[np.ndarray, np.ndarray]], k: int, n_docs: in
             if kth > sum(bounds[rare:]) * (1 + 1e-6):  # float32 sums: a safety margin
                 return candidates, scores
         rare += 1
-    return keep(*_score_all(postings, n_docs))
+    return keep(*_score_all(postings, n_docs, _floor(postings, k, keep)))
+
+
+def _floor(postings: Sequence[tuple[np.ndarray, np.ndarray]], k: int,
+           keep: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> float:
+    """A score below the k-th best, to skip the long tail before sorting: a doc scores at
+    least its weight for any one term, so the k-th largest weight of a term's postings (the
+    rarest term's: high idf, and cheap to partition) is a lower bound of the k-th best score.
+    Lowered a little against float32 rounding; 0 (no floor) when filters are on, since the
+    filtered top k can score lower."""
+    if not isinstance(keep, _Filter) or keep.active():
+        return 0.0
+    rarest = min((w for _d, w in postings if len(w) >= k), key=len, default=None)
+    if rarest is None:
+        return 0.0
+    return float(np.partition(rarest, len(rarest) - k)[len(rarest) - k]) * (1 - 1e-5)

@@ -280,11 +280,18 @@ class HybridRetriever:
                                      date_from=published_ts(f.date_from),
                                      date_to=published_ts(f.date_to))
             rankings["keyword"] = [h.chunk_id for h in kw]
-            by_id.update(self._keyword_hits([h.chunk_id for h in kw if h.chunk_id not in by_id]))
         fused = fusion.rrf(rankings, {"dense": s.dense_weight, "keyword": s.keyword_weight},
                            s.rrf_k)
-        return [dc.replace(by_id[cid], score=score, scores={**by_id[cid].scores, "rrf": score})
-                for cid, score in fused if cid in by_id][:n]
+        # texts of keyword-only hits are fetched for the fused top n only, not for all of them
+        out: list[Hit] = []
+        start = 0
+        while len(out) < n and start < len(fused):
+            window = fused[start:start + n - len(out)]
+            by_id.update(self._keyword_hits([cid for cid, _ in window if cid not in by_id]))
+            out += [dc.replace(by_id[cid], score=score, scores={**by_id[cid].scores, "rrf": score})
+                    for cid, score in window if cid in by_id]
+            start += len(window)
+        return out
 
     def _keyword_hits(self, missing: list[str]) -> dict[str, Hit]:
         """Keyword-only hits: text and metadata from the manifest (no Chroma round trip), and
