@@ -329,7 +329,6 @@ def _max_score(postings: list[tuple[np.ndarray, np.ndarray]], k: int, n_docs: in
     """
     postings = sorted(postings, key=lambda p: len(p[0]))
     total = sum(len(d) for d, _ in postings)
-    bounds = [float(w.max()) for _, w in postings]
     rare = 1
     while rare < len(postings):
         size = sum(len(d) for d, _ in postings[:rare])
@@ -352,7 +351,8 @@ def _max_score(postings: list[tuple[np.ndarray, np.ndarray]], k: int, n_docs: in
         candidates, scores = keep(candidates, scores)
         if len(scores) >= k:
             kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-            if kth > sum(bounds[rare:]) * (1 + 1e-6):  # float32 sums: a safety margin
+            bound = sum(float(w.max()) for _, w in postings[rare:])
+            if kth > bound * (1 + 1e-6):  # float32 sums: a safety margin
                 return candidates, scores
         rare += 1
     return keep(*_score_all(postings, n_docs, _floor(postings, k, keep)))
