@@ -155,6 +155,9 @@ def markdown(r: dict[str, Any]) -> str:
             tokens = x.get("stock_matched_tokens")  # absent in results from before it was kept
             matched = f"{tokens} tokens" if tokens else "same chunk count"
             for key, label in (("stock", "defaults"), ("stock_matched", matched)):
+                if key == "stock_matched" and "stock_matched_error" in x:
+                    lines.append(f"| {x['newscite']['chunks']:,} | {label} | failed: "
+                                 f"{x['stock_matched_error'].replace('|', '/')} |||||||")
                 if key not in x:
                     continue
                 s = x[key]
