@@ -26,10 +26,10 @@ K1, B = 1.2, 0.75
 SNAPSHOT_MIN_ROWS = 20_000  # smaller indexes build from SQLite in well under a second
 COMPACT_MIN_ROWS = 1000  # past this, an index with more dead rows than live ones is rebuilt
 # BM25 weights of recently used terms' postings are kept between queries (float32; the doc
-# numbers are views of the index): 2M entries (8 MB) or 40 per indexed chunk if more (160 MB
+# numbers are views of the index): 16M entries (64 MB) or 40 per indexed chunk if more (160 MB
 # at 1M chunks, where recomputing a common term's weights costs ~1 ms and the 200 bench
-# questions use 36M postings).
-_WEIGHT_CACHE_ENTRIES = 2_000_000
+# questions use 36M postings; at 100k they use 3.6M, and 4M entries were too few).
+_WEIGHT_CACHE_ENTRIES = 16_000_000
 _WEIGHT_CACHE_PER_DOC = 40
 LOOKUP_COST = 6  # a posting lookup (binary search) against adding one posting, measured
 
@@ -119,6 +119,7 @@ class KeywordSearcher(InvertedIndex):
         self._generation = 0
         self._weights: OrderedDict[int, tuple[int, np.ndarray, np.ndarray, int]] = OrderedDict()
         self._weights_size = 0
+        self._norms: tuple[int, float, np.ndarray] | None = None
 
     # --- loading ------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -219,7 +220,7 @@ class KeywordSearcher(InvertedIndex):
         df = int(live.sum())
         if df:
             idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-            norm = tfs * (K1 + 1) / (tfs + K1 * (1 - B + B * self.lengths[docs] / avgdl))
+            norm = tfs * (K1 + 1) / (tfs + self._length_norm(avgdl)[docs])
             if df < len(docs):
                 docs, norm = docs[live], norm[live]
             weights = (idf * norm).astype(np.float32)
@@ -232,6 +233,15 @@ class KeywordSearcher(InvertedIndex):
             _, (_, d, _, _) = self._weights.popitem(last=False)
             self._weights_size -= len(d)
         return (docs, weights) if df else None
+
+    def _length_norm(self, avgdl: float) -> np.ndarray:
+        """BM25's per-doc length term K1 * (1 - B + B * length / avgdl), computed once per
+        index generation instead of once per term."""
+        got = self._norms
+        if got is None or got[0] != self._generation or got[1] != avgdl:
+            got = (self._generation, avgdl, K1 * (1 - B + B * self.lengths / avgdl))
+            self._norms = got
+        return got[2]
 
     def search(self, query: str, k: int, *, sources: Sequence[str] = (),
                article_ids: Sequence[str] = (), date_from: int = 0,
