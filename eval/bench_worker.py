@@ -13,6 +13,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,17 +188,17 @@ def _questions(args: argparse.Namespace) -> list[str]:
     return questions(args.questions)
 
 
-def _warm_up(ask: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _warm_up(ask: Any, timed: Sequence[str]) -> dict[str, Any]:
     """An untimed-for-the-table pass over as many *other* questions (no per-question cache
     can help the timed ones), so that the timed passes see a process that has been serving
     for a while: term weights, Chroma's and the OS's caches are warm. Its own latency is
     reported as the first pass."""
     from eval.bench_corpus import questions
 
-    timed = set(_questions(args))
-    others = [q for q in questions(3 * args.questions, seed=14) if q not in timed]
+    seen = set(timed)
+    others = [q for q in questions(3 * len(timed), seed=14) if q not in seen]
     times = []
-    for q in others[:args.questions]:
+    for q in others[:len(timed)]:
         t = time.perf_counter()
         ask(q)
         times.append(time.perf_counter() - t)
@@ -212,7 +213,7 @@ def do_query(args: argparse.Namespace) -> dict[str, Any]:
     assistant.query_embedder.embed(["warm up the model"])  # as `newscite serve` does
     with Clock() as cold:
         assistant.retrieve("warm up: opening the indexes")
-    first_pass = _warm_up(assistant.retrieve, args)
+    first_pass = _warm_up(assistant.retrieve, qs)
     retrieve, answer = [], []
     for q in qs:
         t = time.perf_counter()
@@ -251,7 +252,7 @@ def do_stock_query(args: argparse.Namespace) -> dict[str, Any]:
                                                    embed_model=make_llama_embedding(embedder))
         retriever = index.as_retriever(similarity_top_k=6)
         retriever.retrieve("warm up: opening the indexes")
-    first_pass = _warm_up(retriever.retrieve, args)
+    first_pass = _warm_up(retriever.retrieve, qs)
     retrieve = []
     for q in qs:
         t = time.perf_counter()

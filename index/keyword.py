@@ -306,16 +306,26 @@ class _Filter:
         return candidates[keep], scores[keep]
 
 
+def _union_scores(postings: Sequence[tuple[np.ndarray, np.ndarray]]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(docs, summed weights) over the union of some postings, docs ascending. The union is
+    sort-based: numpy's hashing `unique` took ~13 ms for 100k doc numbers here."""
+    if len(postings) == 1:
+        return postings[0][0], postings[0][1].copy()
+    docs = np.sort(np.concatenate([d for d, _ in postings]))
+    candidates = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
+    scores = np.zeros(len(candidates), dtype=np.float32)
+    for docs, weights in postings:
+        scores[np.searchsorted(candidates, docs)] += weights
+    return candidates, scores
+
+
 def _score_all(postings: Sequence[tuple[np.ndarray, np.ndarray]], n_docs: int,
                floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(docs, BM25 scores) of every doc that has any query term and scores above `floor`."""
     size = sum(len(d) for d, _ in postings)
     if size * 8 < n_docs:  # few matches: score only the matched docs
-        candidates = np.unique(np.concatenate([d for d, _ in postings]))
-        scores = np.zeros(len(candidates), dtype=np.float32)
-        for docs, weights in postings:
-            scores[np.searchsorted(candidates, docs)] += weights
-        return candidates, scores
+        return _union_scores(postings)
     full = np.zeros(n_docs, dtype=np.float32)
     for docs, weights in postings:
         full[docs] += weights
@@ -344,15 +354,7 @@ def _max_score(postings: list[tuple[np.ndarray, np.ndarray]], k: int, n_docs: in
         size = sum(len(d) for d, _ in postings[:rare])
         if size * (len(postings) - rare) * LOOKUP_COST > total:
             break  # looking the common terms up would cost more than adding them all
-        if rare == 1:
-            candidates = postings[0][0]
-            scores = postings[0][1].copy()
-        else:
-            docs = np.sort(np.concatenate([d for d, _ in postings[:rare]]))
-            candidates = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
-            scores = np.zeros(len(candidates), dtype=np.float32)
-            for docs, weights in postings[:rare]:
-                scores[np.searchsorted(candidates, docs)] += weights
+        candidates, scores = _union_scores(postings[:rare])
         for docs, weights in postings[rare:]:
             at = np.searchsorted(docs, candidates)
             at[at == len(docs)] = 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.chunk import sentence_spans
-from index.keyword import fast_fold, fast_words, query_terms
+from index.keyword import fast_fold, query_terms
 from rag import text as tx
 from rag.types import Hit
 
@@ -83,12 +83,10 @@ def analyse(text: str) -> _Analysis:
         except KeyError:  # evicted by another thread meanwhile
             pass
         return got
-    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
     terms: list[str] = []
     sentences = []
     for s, e in sentence_spans(text):
-        sentence_terms = [stem(w) for w in fast_words(text[s:e])
-                          if w not in stop and w not in qwords]
+        sentence_terms = fast_terms(text[s:e])
         terms += sentence_terms
         sentences.append(frozenset(sentence_terms))
     got = _Analysis(

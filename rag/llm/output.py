@@ -59,6 +59,12 @@ def may_open_refusal(text: str) -> bool:
     return False
 
 
+def _refusal_under_way(held: str) -> bool:
+    """The (normalised) held text has the refusal's first six words and a seventh begun."""
+    words = held.split()
+    return len(words) > len(_REFUSAL_HEAD) and words[: len(_REFUSAL_HEAD)] == _REFUSAL_HEAD
+
+
 class AnswerGate:
     """Filters a model's streamed answer text before the caller sees it.
 
@@ -96,7 +102,7 @@ class AnswerGate:
         self._held += piece
         held = _norm(self._held)
         if held.startswith(_REFUSAL_CORE) or (
-                self._refusal_under_way() and _REFUSAL_NORM.startswith(held)):
+                _refusal_under_way(held) and _REFUSAL_NORM.startswith(held)):
             return self._refuse()
         if _REFUSAL_NORM.startswith(held):
             return []
@@ -106,11 +112,6 @@ class AnswerGate:
             text, self._held = self._held.lstrip(), ""
             return self._emit(text)
         return []
-
-    def _refusal_under_way(self) -> bool:
-        """The refusal's first six words are written and a seventh has begun."""
-        words = _norm(self._held).split()
-        return len(words) > len(_REFUSAL_HEAD) and words[: len(_REFUSAL_HEAD)] == _REFUSAL_HEAD
 
     def _plainly_an_answer(self) -> bool:
         """The held text has a letter, no "[", nothing that reads as a refusal, and could no
