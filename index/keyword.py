@@ -170,16 +170,6 @@ class KeywordSearcher(InvertedIndex):
             if len(self.ids) >= SNAPSHOT_MIN_ROWS and self._unsaved * 5 > len(self.ids):
                 self.save_snapshot()
 
-    def live(self, chunk_ids: Sequence[str]) -> set[str]:
-        """The ids among `chunk_ids` that belong to committed articles (one indexed query)."""
-        if not chunk_ids:
-            return set()
-        with self._lock:
-            marks = ",".join("?" * len(chunk_ids))
-            rows = self._conn().execute(f"SELECT chunk_id FROM kw WHERE chunk_id IN ({marks})",
-                                        list(chunk_ids))
-            return {r[0] for r in rows}
-
     def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
         """Chunks' text and metadata from the manifest in the same database (keyword-only hits
         need no Chroma round trip). Ids it does not know are left out."""

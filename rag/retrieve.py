@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from index.store import ChromaStore, published_ts
 from rag.types import Filters, Hit
 
 if TYPE_CHECKING:
+    from index.keyword import Passage
     from rag.fusion import RerankWeights
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,11 @@ def to_llama_filters(filters: Filters | None) -> Any:
     """Filters -> llama-index MetadataFilters (None when empty)."""
     if filters is None or filters.is_empty():
         return None
-    from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
+    from llama_index.core.vector_stores.types import (
+        FilterOperator,
+        MetadataFilter,
+        MetadataFilters,
+    )
 
     parts: list[MetadataFilter] = []
     if filters.sources:
@@ -133,17 +139,67 @@ def query_threads() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
+PassageLookup = Callable[[Sequence[str]], "dict[str, Passage]"]
+
+
+def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
+    """llama-index's ChromaVectorStore, but asking Chroma for ids and distances only and
+    taking each hit's text and metadata from the manifest (`passages`).
+
+    Chroma keeps metadata as one row per key, so fetching 30 hits' documents and metadata
+    cost 8 ms p50 and up to 90 ms p95 at 100k chunks here, against 2.7 / 3.1 ms for ids and
+    distances alone (the manifest answers the rest in under 1 ms). Ids the manifest does not
+    know (an ingest that has not committed, or died) are left out, as they must be anyway.
+    """
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQueryResult
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    class ManifestChromaVectorStore(ChromaVectorStore):
+        def _query(self, query_embeddings: list[float], n_results: int, where: dict,
+                   **kwargs: Any) -> VectorStoreQueryResult:
+            kwargs.setdefault("include", ["distances"])
+            if where:
+                kwargs["where"] = where
+            got = self._collection.query(query_embeddings=query_embeddings,
+                                         n_results=n_results, **kwargs)
+            ids, distances = got["ids"][0], got["distances"][0]
+            known = passages(ids)
+            nodes, similarities, kept = [], [], []
+            for cid, distance in zip(ids, distances):
+                p = known.get(cid)
+                if p is None:
+                    continue
+                nodes.append(TextNode(id_=cid, text=p.text, metadata={
+                    "article_id": p.article_id, "title": p.title, "start": p.start,
+                    "end": p.end, "position": p.position, "source": p.source or "",
+                    "published": p.published or "", "url": p.url or ""}))
+                similarities.append(math.exp(-distance))  # as ChromaVectorStore scores
+                kept.append(cid)
+            return VectorStoreQueryResult(nodes=nodes, similarities=similarities, ids=kept)
+
+    return ManifestChromaVectorStore(chroma_collection=collection)
+
+
 class DenseRetriever:
-    """Top-k chunks by embedding similarity, via llama-index's VectorStoreIndex over Chroma."""
+    """Top-k chunks by embedding similarity, via llama-index's VectorStoreIndex over Chroma.
+
+    With `passages` (the manifest's lookup), hits' texts and metadata come from the manifest
+    and only committed chunks are returned (see `manifest_vector_store`); without it, from
+    Chroma, as stock llama-index does.
+    """
 
     CACHE_SIZE = 1024  # query vectors kept (repeated questions, retries, eval runs)
 
-    def __init__(self, store: ChromaStore, embedder: Embedder) -> None:
+    def __init__(self, store: ChromaStore, embedder: Embedder,
+                 passages: PassageLookup | None = None) -> None:
         from llama_index.core import VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.embedder = embedder
-        self.vector_store = ChromaVectorStore(chroma_collection=store.collection)
+        self.vector_store = (ChromaVectorStore(chroma_collection=store.collection)
+                             if passages is None
+                             else manifest_vector_store(store.collection, passages))
         self.index = VectorStoreIndex.from_vector_store(
             self.vector_store, embed_model=make_llama_embedding(embedder))
         self._retrievers: OrderedDict[tuple[int, Filters | None], Any] = OrderedDict()
@@ -238,8 +294,8 @@ class HybridRetriever:
 
         self.settings = settings
         self.store = store
-        self.dense = DenseRetriever(store, embedder)
         self.keyword = KeywordSearcher(keyword_db)
+        self.dense = DenseRetriever(store, embedder, passages=self.keyword.passages)
         self.weights = fusion.RerankWeights()
         self.sentences = fusion.SentenceSimilarity(self.dense.embed_texts)
 
@@ -267,11 +323,9 @@ class HybridRetriever:
         rankings: dict[str, list[str]] = {}
         by_id: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
+            # only chunks the manifest has committed come back: Chroma may hold chunks of an
+            # ingest that is running or died before committing, or of a replaced article
             dense = self.dense.search(query, n, filters)
-            # Chroma may hold chunks of an ingest that is running or died before committing
-            # (or of an article replaced since): only chunks the manifest has committed count
-            live = self.keyword.live([h.chunk_id for h in dense])
-            dense = [h for h in dense if h.chunk_id in live]
             rankings["dense"] = [h.chunk_id for h in dense]
             by_id.update({h.chunk_id: h for h in dense})
         if mode in ("hybrid", "keyword"):

@@ -8,7 +8,7 @@ from rag.types import Filters
 pytestmark = pytest.mark.integration
 
 
-def rank(hits, needle: str) -> int:  # noqa: ANN001
+def rank(hits, needle: str) -> int:
     return next((i for i, h in enumerate(hits, 1) if needle in h.text), 99)
 
 
@@ -66,3 +66,29 @@ def test_sentence_similarity_signal_uses_the_index_model_and_its_cache(assistant
     assert cached >= assistant.settings.top_k  # the sentences of every candidate, one batch
     assert assistant.retrieve(question, k=5, weights=weights) == hits
     assert len(retriever.sentences) == cached  # the second time costs no embedding
+
+
+def test_dense_hits_come_from_the_manifest_and_only_committed_chunks(assistant, seeds_dir):
+    """Chroma answers ids and distances only; texts and metadata come from the manifest, and a
+    chunk Chroma holds but the manifest never committed (a dead ingest) is not returned."""
+    assistant.ingest([seeds_dir])
+    question = "How many Turkish soldiers were killed in the air strike?"
+    before = assistant.retrieve(question, k=5, mode="dense", rerank=False, collapse=False)
+    collection = assistant.store.collection
+    got = collection.get(ids=[h.chunk_id for h in before], include=["documents", "metadatas"])
+    stored = {cid: (doc, meta) for cid, doc, meta in
+              zip(got["ids"], got["documents"], got["metadatas"])}
+    for hit in before:
+        doc, meta = stored[hit.chunk_id]
+        assert hit.text == doc
+        assert (hit.article_id, hit.title, hit.start, hit.end, hit.position) == (
+            meta["article_id"], meta["title"], meta["start"], meta["end"], meta["position"])
+        assert (hit.source or "", hit.published or "") == (meta.get("source") or "",
+                                                           meta.get("published") or "")
+    # a stray chunk with the question's own vector: the nearest neighbour Chroma knows
+    vector = assistant.retriever.dense.embed_query(question)
+    collection.add(ids=["stray-1"], embeddings=[vector], documents=["33 soldiers were killed."],
+                   metadatas=[{**stored[before[0].chunk_id][1], "start": 0, "end": 24}])
+    assert collection.query(query_embeddings=[vector], n_results=1)["ids"][0] == ["stray-1"]
+    after = assistant.retrieve(question, k=5, mode="dense", rerank=False, collapse=False)
+    assert [h.chunk_id for h in after] == [h.chunk_id for h in before]
