@@ -105,6 +105,9 @@ class Bench:
 
         where = "server" if chroma_url else "embedded"
         base = self.work / f"ingest-{size}-{where}"
+        # every ingest starts from empty folders: a manifest left by an earlier run in the same
+        # --work would make the "first" ingest a re-ingest
+        shutil.rmtree(base, ignore_errors=True)
         corpus = base / "corpus"
         articles = write_corpus(corpus, size, generator=self.gen)
         row: dict[str, Any] = {"size": size, "chroma": where, "articles": len(articles)}
@@ -164,9 +167,8 @@ class Bench:
             s = row["stock"]
             row["stock_ratio_to_encode"] = s["seconds"] / row["stock_bare"]["seconds"]
             row["stock_cpu_ratio_to_encode"] = s["cpu_seconds"] / row["stock_bare"]["cpu_seconds"]
-        shutil.rmtree(nd / "chroma", ignore_errors=True)
-        shutil.rmtree(sd, ignore_errors=True)
-        shutil.rmtree(smd, ignore_errors=True)
+        for folder in (nd, sd, smd):
+            shutil.rmtree(folder, ignore_errors=True)
         return row
 
     # --- retrieval ----------------------------------------------------------------------------

@@ -57,3 +57,26 @@ def test_another_seed_or_a_partial_fill_fills_again(tmp_path: Path,
 def test_keep_stores_needs_a_work_folder(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--keep-stores", "--ingest-sizes", ""]) == 2
     assert "--keep-stores needs --work" in capsys.readouterr().err
+
+
+def test_each_ingest_row_starts_from_empty_folders(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest an earlier run left in the same --work must not turn the timed first ingest
+    into a re-ingest: the worker finds no data folder before the first ingest of each run."""
+    b, _ = make_bench(tmp_path, monkeypatch)
+    seen: list[bool] = []
+
+    def worker(kind: str, *args: str) -> dict[str, Any]:
+        data = Path(args[args.index("--data-dir") + 1])
+        if kind == "ingest":
+            seen.append((data / "manifest.sqlite").exists())
+            data.mkdir(parents=True, exist_ok=True)
+            (data / "manifest.sqlite").write_text("indexed")  # what a real ingest leaves
+        return {"seconds": 1.0, "cpu_seconds": 1.0, "timings": {}}
+
+    monkeypatch.setattr(b, "worker", worker)
+    b.ingest(300)
+    b.ingest(300)  # the next run, same --work
+    # per run: first ingest, unchanged re-ingest, 1% changed re-ingest
+    assert seen == [False, True, True, False, True, True]
+    assert not (tmp_path / "ingest-300-embedded" / "newscite").exists()
