@@ -182,7 +182,7 @@ def markdown(r: dict[str, Any]) -> str:
     def pair(lat: dict[str, float] | None) -> str:
         return f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f}" if lat else "–"
 
-    for x in r["retrieval"]:
+    for x in sorted(r["retrieval"], key=lambda x: (x["chroma"], x["size"])):
         n, s = x["newscite"], x.get("stock") or {}
         lines.append(
             f"| {x['fill']['chunks']:,} | {x['chroma']} | {pair(n.get('first_pass'))} | "

