@@ -213,6 +213,7 @@ def do_query(args: argparse.Namespace) -> dict[str, Any]:
     assistant.query_embedder.embed(["warm up the model"])  # as `newscite serve` does
     with Clock() as cold:
         assistant.retrieve("warm up: opening the indexes")
+    assistant.prefetch()  # as `newscite serve` does (in the background there too)
     first_pass = _warm_up(assistant.retrieve, qs)
     retrieve, answer = [], []
     for q in qs:

@@ -271,11 +271,13 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
         logger.warning("indexed %s: %s", ", ".join(map(str, ingest)), report.summary())
         for skipped in report.skipped:
             logger.warning("skipped %s: %s", skipped.path, skipped.reason)
-    # load the embedding model now, so the first question is not the slow one
+    # load the embedding model now, so the first question is not the slow one, and start
+    # reading the manifest (every hit's text) into the page cache
     try:
         assistant.retrieve("warm up")
     except RagError as exc:  # an empty or unreachable index: say so, serve anyway
         logger.warning("%s", exc)
+    assistant.prefetch()
     _warm_engine_in_background(assistant)
     # on loopback, only loopback names: a rebinding DNS name pointing here is refused
     hosts = (LOOPBACK_NAMES | {host.lower().strip("[]")}) if is_loopback(host) else None
