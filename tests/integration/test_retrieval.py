@@ -1,6 +1,8 @@
 """Hybrid retrieval with the real model and Chroma: exact names, date filters, follow-ups."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rag.types import Filters
@@ -89,6 +91,10 @@ def test_dense_hits_come_from_the_manifest_and_only_committed_chunks(assistant, 
     vector = assistant.retriever.dense.embed_query(question)
     collection.add(ids=["stray-1"], embeddings=[vector], documents=["33 soldiers were killed."],
                    metadatas=[{**stored[before[0].chunk_id][1], "start": 0, "end": 24}])
-    assert collection.query(query_embeddings=[vector], n_results=1)["ids"][0] == ["stray-1"]
+    # a Chroma server indexes new records asynchronously: wait until it returns the stray
+    deadline = time.monotonic() + 30
+    while collection.query(query_embeddings=[vector], n_results=1)["ids"][0] != ["stray-1"]:
+        assert time.monotonic() < deadline, "Chroma never returned the stray chunk"
+        time.sleep(0.2)
     after = assistant.retrieve(question, k=5, mode="dense", rerank=False, collapse=False)
     assert [h.chunk_id for h in after] == [h.chunk_id for h in before]
