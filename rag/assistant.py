@@ -49,9 +49,13 @@ class Assistant:
 
     # --- parts, built lazily so `import rag` stays fast -------------------------------------
     @property
+    def manifest_path(self) -> Path:
+        return self.settings.data_dir / "manifest.sqlite"
+
+    @property
     def manifest(self) -> Manifest:
         if self._manifest is None:
-            self._manifest = Manifest(self.settings.data_dir / "manifest.sqlite")
+            self._manifest = Manifest(self.manifest_path)
         return self._manifest
 
     @property
@@ -149,8 +153,8 @@ class Assistant:
         took retrieval from 32.6 to 20.8 ms p50 on a server that had just started."""
         from index.pagecache import prefetch
 
-        path = self.settings.data_dir / "manifest.sqlite"
-        thread = threading.Thread(target=prefetch, args=(path,), name="prefetch-manifest",
+        thread = threading.Thread(target=prefetch, args=(self.manifest_path,),
+                                  name="prefetch-manifest",
                                   daemon=True)
         thread.start()
         return thread

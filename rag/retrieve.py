@@ -142,6 +142,13 @@ def query_threads() -> Iterator[None]:
 PassageLookup = Callable[[Sequence[str]], "dict[str, Passage]"]
 
 
+def passage_metadata(p: Passage) -> dict[str, Any]:
+    """A manifest passage's metadata, in the flat form Chroma stores (see hit_from_metadata)."""
+    return {"article_id": p.article_id, "title": p.title, "start": p.start, "end": p.end,
+            "position": p.position, "source": p.source or "", "published": p.published or "",
+            "url": p.url or ""}
+
+
 def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
     """llama-index's ChromaVectorStore, but asking Chroma for ids and distances only and
     taking each hit's text and metadata from the manifest (`passages`).
@@ -170,10 +177,7 @@ def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
                 p = known.get(cid)
                 if p is None:
                     continue
-                nodes.append(TextNode(id_=cid, text=p.text, metadata={
-                    "article_id": p.article_id, "title": p.title, "start": p.start,
-                    "end": p.end, "position": p.position, "source": p.source or "",
-                    "published": p.published or "", "url": p.url or ""}))
+                nodes.append(TextNode(id_=cid, text=p.text, metadata=passage_metadata(p)))
                 similarities.append(math.exp(-distance))  # as ChromaVectorStore scores
                 kept.append(cid)
             return VectorStoreQueryResult(nodes=nodes, similarities=similarities, ids=kept)
@@ -184,22 +188,17 @@ def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
 class DenseRetriever:
     """Top-k chunks by embedding similarity, via llama-index's VectorStoreIndex over Chroma.
 
-    With `passages` (the manifest's lookup), hits' texts and metadata come from the manifest
-    and only committed chunks are returned (see `manifest_vector_store`); without it, from
-    Chroma, as stock llama-index does.
+    Hits' texts and metadata come from `passages` (the manifest's lookup), and only chunks it
+    knows, the committed ones, are returned (see `manifest_vector_store`).
     """
 
     CACHE_SIZE = 1024  # query vectors kept (repeated questions, retries, eval runs)
 
-    def __init__(self, store: ChromaStore, embedder: Embedder,
-                 passages: PassageLookup | None = None) -> None:
+    def __init__(self, store: ChromaStore, embedder: Embedder, passages: PassageLookup) -> None:
         from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.embedder = embedder
-        self.vector_store = (ChromaVectorStore(chroma_collection=store.collection)
-                             if passages is None
-                             else manifest_vector_store(store.collection, passages))
+        self.vector_store = manifest_vector_store(store.collection, passages)
         self.index = VectorStoreIndex.from_vector_store(
             self.vector_store, embed_model=make_llama_embedding(embedder))
         self._retrievers: OrderedDict[tuple[int, Filters | None], Any] = OrderedDict()
@@ -350,9 +349,7 @@ class HybridRetriever:
     def _keyword_hits(self, missing: list[str]) -> dict[str, Hit]:
         """Keyword-only hits: text and metadata from the manifest (no Chroma round trip), and
         from Chroma for ids the manifest cannot place."""
-        out = {cid: Hit(chunk_id=cid, article_id=p.article_id, title=p.title, text=p.text,
-                        start=p.start, end=p.end, score=0.0, source=p.source,
-                        published=p.published, url=p.url, position=p.position)
+        out = {cid: hit_from_metadata(cid, p.text, passage_metadata(p), 0.0)
                for cid, p in self.keyword.passages(missing).items()}
         missing = [cid for cid in missing if cid not in out]
         if missing:
