@@ -1,8 +1,6 @@
 """Hybrid retrieval with the real model and Chroma: exact names, date filters, follow-ups."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from rag.types import Filters
@@ -72,7 +70,7 @@ def test_sentence_similarity_signal_uses_the_index_model_and_its_cache(assistant
 
 def test_dense_hits_come_from_the_manifest_and_only_committed_chunks(assistant, seeds_dir):
     """Chroma answers ids and distances only; texts and metadata come from the manifest, and a
-    chunk Chroma holds but the manifest never committed (a dead ingest) is not returned."""
+    chunk Chroma holds but the manifest does not know is not returned."""
     assistant.ingest([seeds_dir])
     question = "How many Turkish soldiers were killed in the air strike?"
     before = assistant.retrieve(question, k=5, mode="dense", rerank=False, collapse=False)
@@ -87,14 +85,15 @@ def test_dense_hits_come_from_the_manifest_and_only_committed_chunks(assistant, 
             meta["article_id"], meta["title"], meta["start"], meta["end"], meta["position"])
         assert (hit.source or "", hit.published or "") == (meta.get("source") or "",
                                                            meta.get("published") or "")
-    # a stray chunk with the question's own vector: the nearest neighbour Chroma knows
+    # A crash between the manifest's commit and Chroma's delete leaves Chroma holding chunks
+    # the manifest no longer knows. (A stray chunk added to Chroma is not a reliable stand-in:
+    # HNSW may never return a just-added node, and on one machine it did not within 30 s.)
+    removed = before[0].article_id
+    assert assistant.manifest.remove_article(removed)
     vector = assistant.retriever.dense.embed_query(question)
-    collection.add(ids=["stray-1"], embeddings=[vector], documents=["33 soldiers were killed."],
-                   metadatas=[{**stored[before[0].chunk_id][1], "start": 0, "end": 24}])
-    # a Chroma server indexes new records asynchronously: wait until it returns the stray
-    deadline = time.monotonic() + 30
-    while collection.query(query_embeddings=[vector], n_results=1)["ids"][0] != ["stray-1"]:
-        assert time.monotonic() < deadline, "Chroma never returned the stray chunk"
-        time.sleep(0.2)
+    assert before[0].chunk_id in collection.query(query_embeddings=[vector], n_results=5,
+                                                  include=["distances"])["ids"][0]
     after = assistant.retrieve(question, k=5, mode="dense", rerank=False, collapse=False)
-    assert [h.chunk_id for h in after] == [h.chunk_id for h in before]
+    assert after and all(h.article_id != removed for h in after)
+    kept = [h.chunk_id for h in before if h.article_id != removed]
+    assert [h.chunk_id for h in after][:len(kept)] == kept
