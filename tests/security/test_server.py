@@ -394,31 +394,23 @@ def test_public_server_with_a_token_end_to_end(token_server):
 @pytest.mark.integration
 @pytest.mark.browser
 @pytest.mark.slow
-def test_browser_signs_in_with_the_token_link_and_chats(token_server):
-    chromium = "/usr/lib/chromium/chromium"
-    if not Path(chromium).exists():
-        pytest.skip(f"Chromium not found at {chromium} (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=args)
-        try:
-            page = browser.new_page()
-            denied = page.goto(token_server.url + "/")
-            assert denied is not None and denied.status == 401
-            page.goto(f"{token_server.url}/?token={TOKEN}")
-            assert TOKEN not in page.url  # the token left the address bar
-            page.wait_for_selector("#nc-question textarea", timeout=30_000)
-            page.fill("#nc-question textarea", QUESTION)
-            page.click("#nc-send")
-            page.wait_for_selector("#nc-chat .nc-final", timeout=90_000)
-            assert "Thirty-three" in page.locator("#nc-chat .nc-final").last.inner_text()
-            cookies = page.context.cookies()
-            assert [c["httpOnly"] for c in cookies if c["name"] == "newscite_token"] == [True]
-        finally:
-            browser.close()
+def test_browser_signs_in_with_the_token_link_and_chats(token_server, browser):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        denied = page.goto(token_server.url + "/")
+        assert denied is not None and denied.status == 401
+        page.goto(f"{token_server.url}/?token={TOKEN}")
+        assert TOKEN not in page.url  # the token left the address bar
+        page.wait_for_selector("#nc-question textarea", timeout=30_000)
+        page.fill("#nc-question textarea", QUESTION)
+        page.click("#nc-send")
+        page.wait_for_selector("#nc-chat .nc-final", timeout=90_000)
+        assert "Thirty-three" in page.locator("#nc-chat .nc-final").last.inner_text()
+        cookies = context.cookies()
+        assert [c["httpOnly"] for c in cookies if c["name"] == "newscite_token"] == [True]
+    finally:
+        context.close()
 
 
 @pytest.mark.server

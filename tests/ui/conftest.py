@@ -14,8 +14,7 @@ import pytest
 # --import-mode=importlib puts no test folder on sys.path; the UI tests share ui_helpers.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, SEEDS,  # noqa: E402
-                        UPLOAD_LIMIT, free_port)
+from ui_helpers import ARTIFACTS, ROOT, SEEDS, UPLOAD_LIMIT, free_port  # noqa: E402
 
 
 def _need_seeds() -> Path:
@@ -98,20 +97,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def browser():  # noqa: ANN201
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "corpus" / "seeds"
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
-CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 UPLOAD_LIMIT = 50_000  # bytes, for the in-process app (the server process keeps the default)
 QUESTION = "How many Turkish soldiers were killed?"
 
