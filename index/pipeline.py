@@ -16,6 +16,7 @@ import numpy as np
 from index.chunk import chunk_article, embed_text
 from index.embed import Embedder
 from index.manifest import Manifest
+from index.memory import release_free_memory
 from index.models import Article, Chunk, IngestReport, Skipped
 from index.store import ChromaStore
 from rag.errors import IndexError_, IndexLockedError
@@ -244,6 +245,8 @@ class Indexer:
             timings["store"] = timings.get("store", 0.0) + time.perf_counter() - t
             _test_hook("committed", n)
             self._finish_pending()
+            del vectors, texts  # the group's arrays, before the heap is trimmed
+            release_free_memory()
             done += len(chunks)
             if progress:
                 progress(done, total)
