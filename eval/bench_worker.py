@@ -124,10 +124,10 @@ def do_encode(args: argparse.Namespace) -> dict[str, Any]:
         texts = [n.get_content(metadata_mode="embed") for n in nodes]
     embedder = _embedder(True)
     with Clock() as c:
-        embedder.model.encode(texts, batch_size=32, normalize_embeddings=True,
+        embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
                               convert_to_numpy=True, show_progress_bar=False)
     return {"texts": kind, "chunks": len(texts), "seconds": c.wall, "cpu_seconds": c.cpu,
-            "peak_rss_mb": peak_rss_mb()}
+            "batch_size": embedder.batch_size, "peak_rss_mb": peak_rss_mb()}
 
 
 def do_ingest(args: argparse.Namespace) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class Settings:
     # chunking (characters of article text; overlap in whole sentences)
     chunk_chars: int = 700
     chunk_overlap: int = 1
-    embed_batch_size: int = 32
+    embed_batch_size: int = 8  # index.embed.EMBED_BATCH (measured there)
     onnx_queries: bool = True  # embed questions with ONNX Runtime (False: PyTorch, as ingest)
     # retrieval
     top_k: int = 6
