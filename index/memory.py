@@ -1,9 +1,9 @@
 """Give the heap memory an ingest has freed back to the operating system.
 
 Embedding batches of every length, group after group, leaves glibc's heap fragmented: freed
-blocks stay mapped, and the process's resident memory creeps up. On the bench's 10k-chunk
-corpus it rose from 971 to 1,348 MB during one ingest; with `malloc_trim(0)` after every
-committed group it stayed between 750 and 890 MB (`index.pipeline` calls it). Elsewhere than
+blocks stay mapped, and the process's resident memory creeps up. With `malloc_trim(0)` after
+every committed group (`index.pipeline` calls it), the bench's 10k-chunk ingest peaked at
+1,110 MB instead of 1,218 (batch 32; eval/reports/bench/ingest-9f1cee9). Elsewhere than
 glibc (musl, macOS) there is no such call and this does nothing.
 """
 from __future__ import annotations

@@ -154,8 +154,7 @@ class Assistant:
         from index.pagecache import prefetch
 
         thread = threading.Thread(target=prefetch, args=(self.manifest_path,),
-                                  name="prefetch-manifest",
-                                  daemon=True)
+                                  name="prefetch-manifest", daemon=True)
         thread.start()
         return thread
 

@@ -34,9 +34,14 @@ def test_ingest_trims_after_every_committed_group(tmp_path: Path,
     trims: list[int] = []
     committed: list[int] = []
     hook = index.pipeline._test_hook
+
+    def record(point: str, n: int) -> None:
+        if point == "committed":
+            committed.append(n)
+        hook(point, n)
+
     monkeypatch.setattr(index.pipeline, "release_free_memory", lambda: trims.append(1) or True)
-    monkeypatch.setattr(index.pipeline, "_test_hook", lambda point, n: (
-        committed.append(n) if point == "committed" else None, hook(point, n)))
+    monkeypatch.setattr(index.pipeline, "_test_hook", record)
     monkeypatch.setenv("NEWSCITE_GROUP_CHUNKS", "40")
     write_corpus(tmp_path / "c", 100, seed=3)
     a = Assistant(Settings(data_dir=tmp_path / "d"), embedder=HashEmbedder())
