@@ -140,6 +140,15 @@ def markdown(r: dict[str, Any]) -> str:
             f"{x['newscite_unchanged']['seconds']:.2f} "
             f"({100 * x['unchanged_fraction']:.2f}%) | {_f(x['newscite_changed']['seconds'])} "
             f"| {_f(n['peak_rss_mb'], 0)} |")
+    paired = [x for x in r["ingest"] if len(x.get("newscite_runs_s", [])) > 1]
+    if paired:
+        lines.append("")
+        lines.append("Bare encode and first ingest ran alternately, the row shows the median "
+                     "run of each and the ratio of the medians; every run (s):")
+        lines.append("")
+        lines += [f"- {x['newscite']['chunks']:,} chunks ({x['chroma']}): bare encode "
+                  f"{', '.join(_f(v) for v in x['bare_runs_s'])}; newscite "
+                  f"{', '.join(_f(v) for v in x['newscite_runs_s'])}" for x in paired]
     stock = [x for x in r["ingest"] if "stock" in x]
     if stock:
         lines += ["", "Stock LlamaIndex (IngestionPipeline + SentenceSplitter + "

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -216,40 +217,38 @@ class Indexer:
 
     def _write(self, chunked: list[tuple[Article, list[Chunk]]], keys: dict[str, str],
                progress: Progress | None, timings: dict[str, float]) -> tuple[int, list[str]]:
+        """Embed group after group; each group's writes run on one writer thread while the
+        next group is embedded, so the model never waits for Chroma or SQLite.
+
+        At most one group is in flight, and groups commit in order: group n's writes begin
+        only after group n-1 committed, so a crash leaves what a one-thread ingest would."""
         total = sum(len(c) for _, c in chunked)
-        done = 0
+        embedded = 0
         removed: list[str] = []
         written_ids = {a.id for a, _ in chunked}
         if progress and total:
             progress(0, total)
-        for n, group in enumerate(self._groups(chunked), start=1):
-            articles = {a.id: a for a, _ in group}
-            chunks = [c for _, cs in group for c in cs]
-            texts = [embed_text(articles[c.article_id].title, c.text) for c in chunks]
-            t = time.perf_counter()
-            step = (lambda k, base=done: progress(base + k, total)) if progress else None
-            vectors = self._embed_sorted(texts, step)
-            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
-            _test_hook("embedded", n)
-            t = time.perf_counter()
-            self.manifest.mark_inflight(articles)
-            _test_hook("marked", n)
-            try:
-                self.store.upsert(articles, chunks, vectors)
-                _test_hook("stored", n)
-                group_keys = {k: v for k, v in keys.items() if v in articles}
-                removed += self.manifest.commit_articles(group, group_keys)
-            except Exception:
-                self._undo_failed_write([c.id for c in chunks])
-                raise
-            timings["store"] = timings.get("store", 0.0) + time.perf_counter() - t
-            _test_hook("committed", n)
-            self._finish_pending()
-            del vectors, texts  # the group's arrays, before the heap is trimmed
-            release_free_memory()
-            done += len(chunks)
-            if progress:
-                progress(done, total)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscite-write") as writer:
+            in_flight: Future[tuple[list[str], float]] | None = None
+            for n, group in enumerate(self._groups(chunked), start=1):
+                articles = {a.id: a for a, _ in group}
+                chunks = [c for _, cs in group for c in cs]
+                texts = [embed_text(articles[c.article_id].title, c.text) for c in chunks]
+                t = time.perf_counter()
+                step = (lambda k, base=embedded: progress(base + k, total)) if progress else None
+                vectors = self._embed_sorted(texts, step)
+                timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
+                embedded += len(chunks)
+                if in_flight is not None:
+                    removed += self._collect(in_flight, timings)
+                _test_hook("embedded", n)
+                in_flight = writer.submit(self._commit_group, n, group, articles, chunks,
+                                          vectors, {k: v for k, v in keys.items() if v in articles})
+                del vectors, texts  # the writer holds the group's vectors until it commits
+            if in_flight is not None:
+                removed += self._collect(in_flight, timings)
+        if progress and total:
+            progress(total, total)
         # keys of unchanged articles (e.g. the same text under a new path) and moved keys
         rest = {k: v for k, v in keys.items() if v not in written_ids}
         # keys already pointing at their article need no write (a re-run of an unchanged
@@ -259,6 +258,38 @@ class Indexer:
             removed += self.manifest.commit_articles([], rest)
             self._finish_pending()
         return total, removed
+
+    @staticmethod
+    def _collect(in_flight: Future[tuple[list[str], float]],
+                 timings: dict[str, float]) -> list[str]:
+        """Wait for the group being written; its error, if any, is raised here."""
+        t = time.perf_counter()
+        removed, seconds = in_flight.result()
+        timings["store"] = timings.get("store", 0.0) + seconds
+        timings["store_wait"] = timings.get("store_wait", 0.0) + time.perf_counter() - t
+        return removed
+
+    def _commit_group(self, n: int, group: list[tuple[Article, list[Chunk]]],
+                      articles: dict[str, Article], chunks: list[Chunk], vectors: np.ndarray,
+                      group_keys: dict[str, str]) -> tuple[list[str], float]:
+        """Write one embedded group crash-safely (on the writer thread): mark its articles in
+        flight, upsert Chroma, commit the manifest. Returns the removed article ids and the
+        seconds it took."""
+        t = time.perf_counter()
+        self.manifest.mark_inflight(articles)
+        _test_hook("marked", n)
+        try:
+            self.store.upsert(articles, chunks, vectors)
+            _test_hook("stored", n)
+            removed = self.manifest.commit_articles(group, group_keys)
+        except Exception:
+            self._undo_failed_write([c.id for c in chunks])
+            raise
+        seconds = time.perf_counter() - t
+        _test_hook("committed", n)
+        self._finish_pending()
+        release_free_memory()  # the embedding's freed buffers, back to the OS
+        return removed, seconds
 
     def _embed_sorted(self, texts: list[str],
                       step: Callable[[int], None] | None = None) -> np.ndarray:

@@ -77,6 +77,69 @@ def test_each_ingest_row_starts_from_empty_folders(tmp_path: Path,
     monkeypatch.setattr(b, "worker", worker)
     b.ingest(300)
     b.ingest(300)  # the next run, same --work
-    # per run: first ingest, unchanged re-ingest, 1% changed re-ingest
-    assert seen == [False, True, True, False, True, True]
+    # per run: three paired first ingests, unchanged re-ingest, 1% changed re-ingest
+    assert seen == [False, False, False, True, True] * 2
     assert not (tmp_path / "ingest-300-embedded" / "newscite").exists()
+
+
+def test_small_ingests_alternate_pairs_and_report_the_medians(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    b, _ = make_bench(tmp_path, monkeypatch, "--ingest-pairs", "3")
+    calls: list[str] = []
+    times = {"encode": iter([10.0, 14.0, 12.0]), "ingest": iter([13.0, 11.0, 30.0, 2.0, 3.0])}
+
+    def worker(kind: str, *args: str) -> dict[str, Any]:
+        calls.append(kind)
+        seconds = next(times[kind])
+        return {"seconds": seconds, "cpu_seconds": 2 * seconds, "timings": {"embed": 1.0}}
+
+    monkeypatch.setattr(b, "worker", worker)
+    row = b.ingest(300)
+    assert calls[:6] == ["encode", "ingest"] * 3  # side by side, not all of one kind first
+    assert row["bare_runs_s"] == [10.0, 14.0, 12.0]
+    assert row["newscite_runs_s"] == [13.0, 11.0, 30.0]
+    assert row["bare"]["seconds"] == 12.0 and row["newscite"]["seconds"] == 13.0
+    assert row["ratio_to_encode"] == pytest.approx(13.0 / 12.0)
+    assert row["cpu_ratio_to_encode"] == pytest.approx(26.0 / 24.0)
+
+
+def test_large_ingests_run_one_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    b, _ = make_bench(tmp_path, monkeypatch, "--ingest-pairs", "3")
+    calls: list[str] = []
+    monkeypatch.setattr(bench, "PAIRED_UP_TO", 200)
+
+    def worker(kind: str, *args: str) -> dict[str, Any]:
+        calls.append(kind)
+        return {"seconds": 1.0, "cpu_seconds": 1.0, "timings": {}}
+
+    monkeypatch.setattr(b, "worker", worker)
+    b.ingest(300)
+    assert calls == ["encode", "ingest", "ingest", "ingest"]
+
+
+def test_median_run_is_one_real_run() -> None:
+    runs = [{"seconds": 3.0, "rss": 1}, {"seconds": 1.0, "rss": 2}, {"seconds": 2.0, "rss": 3}]
+    assert bench.median_run(runs) == {"seconds": 2.0, "rss": 3}
+    assert bench.median_run(runs[:2]) == {"seconds": 1.0, "rss": 2}  # the lower middle
+    assert bench.median_run(runs[:1]) == runs[0]
+
+
+def test_ingest_pairs_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--ingest-pairs", "0"]) == 2
+    assert "--ingest-pairs must be positive" in capsys.readouterr().err
+
+
+def test_the_report_lists_every_paired_run() -> None:
+    from eval.bench_report import markdown
+
+    run = {"chunks": 1005, "seconds": 28.0, "cpu_seconds": 50.0, "peak_rss_mb": 700.0}
+    row = {"size": 1000, "chroma": "embedded", "newscite": run, "bare": {"seconds": 25.0},
+           "ratio_to_encode": 1.12, "cpu_ratio_to_encode": 1.1, "ratio_to_own_embed": 1.01,
+           "newscite_unchanged": {"seconds": 0.1, "model_loaded": False},
+           "unchanged_fraction": 0.004,
+           "newscite_changed": {"seconds": 5.0},
+           "bare_runs_s": [25.0, 24.0, 26.0], "newscite_runs_s": [28.0, 27.0, 30.0]}
+    text = markdown({"ingest": [row], "retrieval": [], "serve": [], "load": None,
+                     "help": {"median_s": 0.1, "runs": 5}})
+    assert "1,005 chunks (embedded): bare encode 25.0, 24.0, 26.0; newscite 28.0, 27.0, 30.0" \
+        in text
