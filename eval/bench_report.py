@@ -143,12 +143,14 @@ def markdown(r: dict[str, Any]) -> str:
     paired = [x for x in r["ingest"] if len(x.get("newscite_runs_s", [])) > 1]
     if paired:
         lines.append("")
-        lines.append("Bare encode and first ingest ran alternately, the row shows the median "
-                     "run of each and the ratio of the medians; every run (s):")
+        lines.append("Bare encode and first ingest ran in alternating pairs; the row shows "
+                     "the median run of each and the median of the pairs' wall and CPU "
+                     "ratios. Every pair (s):")
         lines.append("")
         lines += [f"- {x['newscite']['chunks']:,} chunks ({x['chroma']}): bare encode "
                   f"{', '.join(_f(v) for v in x['bare_runs_s'])}; newscite "
-                  f"{', '.join(_f(v) for v in x['newscite_runs_s'])}" for x in paired]
+                  f"{', '.join(_f(v) for v in x['newscite_runs_s'])}; ratios "
+                  f"{', '.join(f'{v:.3f}' for v in x['pair_ratios'])}" for x in paired]
     stock = [x for x in r["ingest"] if "stock" in x]
     if stock:
         lines += ["", "Stock LlamaIndex (IngestionPipeline + SentenceSplitter + "

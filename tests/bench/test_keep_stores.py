@@ -99,8 +99,10 @@ def test_small_ingests_alternate_pairs_and_report_the_medians(
     assert row["bare_runs_s"] == [10.0, 14.0, 12.0]
     assert row["newscite_runs_s"] == [13.0, 11.0, 30.0]
     assert row["bare"]["seconds"] == 12.0 and row["newscite"]["seconds"] == 13.0
-    assert row["ratio_to_encode"] == pytest.approx(13.0 / 12.0)
-    assert row["cpu_ratio_to_encode"] == pytest.approx(26.0 / 24.0)
+    # the median of the side-by-side ratios 1.3, 11/14 and 2.5
+    assert row["pair_ratios"] == pytest.approx([1.3, 11 / 14, 2.5])
+    assert row["ratio_to_encode"] == pytest.approx(1.3)
+    assert row["cpu_ratio_to_encode"] == pytest.approx(1.3)
 
 
 def test_large_ingests_run_one_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,8 +140,9 @@ def test_the_report_lists_every_paired_run() -> None:
            "newscite_unchanged": {"seconds": 0.1, "model_loaded": False},
            "unchanged_fraction": 0.004,
            "newscite_changed": {"seconds": 5.0},
-           "bare_runs_s": [25.0, 24.0, 26.0], "newscite_runs_s": [28.0, 27.0, 30.0]}
+           "bare_runs_s": [25.0, 24.0, 26.0], "newscite_runs_s": [28.0, 27.0, 30.0],
+           "pair_ratios": [1.12, 1.125, 1.154]}
     text = markdown({"ingest": [row], "retrieval": [], "serve": [], "load": None,
                      "help": {"median_s": 0.1, "runs": 5}})
-    assert "1,005 chunks (embedded): bare encode 25.0, 24.0, 26.0; newscite 28.0, 27.0, 30.0" \
-        in text
+    assert ("1,005 chunks (embedded): bare encode 25.0, 24.0, 26.0; newscite 28.0, 27.0, 30.0; "
+            "ratios 1.120, 1.125, 1.154") in text
