@@ -27,10 +27,12 @@ from eval.dataset import ROOT
 logger = logging.getLogger(__name__)
 
 DEFAULT_OUT = ROOT / "eval" / "reports" / "bench"
-# Ingest sizes up to this many chunks run --ingest-pairs pairs of bare encode and first ingest
-# (one 1k pair takes about a minute here, one 10k pair about ten): single runs of the same
-# work differed by up to 20% on this shared 2-core machine.
+# Unless --ingest-pairs says otherwise, ingest sizes up to PAIRED_UP_TO chunks run
+# DEFAULT_PAIRS pairs of bare encode and first ingest, larger ones one pair (one 1k pair takes
+# about a minute here, one 10k pair about ten): single runs of the same work differed by up
+# to 25% on this shared 2-core machine (a 10k bare encode took 249 s in one run, 315 in another).
 PAIRED_UP_TO = 2000
+DEFAULT_PAIRS = 3
 
 
 def median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -55,10 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ingest-sizes", type=_sizes, default=[1000, 10000], metavar="N,N",
                    help="chunks per ingest corpus (default 1000,10000; '' for none: query "
                         "latency only)")
-    p.add_argument("--ingest-pairs", type=int, default=3, metavar="N",
-                   help=f"alternating runs of bare encode and first ingest per ingest size up "
-                        f"to {PAIRED_UP_TO:,} chunks, medians reported (default 3; larger "
-                        f"sizes run once)")
+    p.add_argument("--ingest-pairs", type=int, metavar="N",
+                   help=f"alternating runs of bare encode and first ingest per ingest size, "
+                        f"medians reported (default: 3 up to {PAIRED_UP_TO:,} chunks, 1 above)")
     p.add_argument("--retrieval-sizes", type=_sizes, default=[10000, 100000], metavar="N,N",
                    help="chunks per filled store for query latency (default 10000,100000)")
     p.add_argument("--million", action="store_true", help="also query a 1,000,000-chunk store")
@@ -131,7 +132,7 @@ class Bench:
         nd = base / "newscite"
         # bare encode and first ingest alternate, each pair on empty folders (a new collection
         # on a server); the row keeps the median run of each and the median of the pairs' ratios
-        pairs = self.args.ingest_pairs if size <= PAIRED_UP_TO else 1
+        pairs = self.args.ingest_pairs or (DEFAULT_PAIRS if size <= PAIRED_UP_TO else 1)
         bares: list[dict[str, Any]] = []
         firsts: list[dict[str, Any]] = []
         for n in range(1, pairs + 1):
@@ -390,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.load_clients, args.load_per_client = min(args.load_clients, 4), min(
             args.load_per_client, 5)
     if (any(n <= 0 for n in args.ingest_sizes + args.retrieval_sizes) or args.questions <= 0
-            or args.ingest_pairs <= 0):
+            or (args.ingest_pairs is not None and args.ingest_pairs <= 0)):
         print("error: sizes, --questions and --ingest-pairs must be positive", file=sys.stderr)
         return 2
     if args.keep_stores and args.work is None:

@@ -84,7 +84,7 @@ def test_each_ingest_row_starts_from_empty_folders(tmp_path: Path,
 
 def test_small_ingests_alternate_pairs_and_report_the_medians(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    b, _ = make_bench(tmp_path, monkeypatch, "--ingest-pairs", "3")
+    b, _ = make_bench(tmp_path, monkeypatch)  # 300 chunks: three pairs by default
     calls: list[str] = []
     times = {"encode": iter([10.0, 14.0, 12.0]), "ingest": iter([13.0, 11.0, 30.0, 2.0, 3.0])}
 
@@ -105,8 +105,10 @@ def test_small_ingests_alternate_pairs_and_report_the_medians(
     assert row["cpu_ratio_to_encode"] == pytest.approx(1.3)
 
 
-def test_large_ingests_run_one_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    b, _ = make_bench(tmp_path, monkeypatch, "--ingest-pairs", "3")
+@pytest.mark.parametrize(("extra", "pairs"), [((), 1), (("--ingest-pairs", "2"), 2)])
+def test_large_ingests_run_one_pair_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                extra: tuple[str, ...], pairs: int) -> None:
+    b, _ = make_bench(tmp_path, monkeypatch, *extra)
     calls: list[str] = []
     monkeypatch.setattr(bench, "PAIRED_UP_TO", 200)
 
@@ -116,7 +118,7 @@ def test_large_ingests_run_one_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(b, "worker", worker)
     b.ingest(300)
-    assert calls == ["encode", "ingest", "ingest", "ingest"]
+    assert calls == ["encode", "ingest"] * pairs + ["ingest", "ingest"]
 
 
 def test_median_run_is_one_real_run() -> None:
