@@ -366,8 +366,14 @@ def run_llm(args: argparse.Namespace) -> int:
     if args.llm_questions <= 0:
         print("error: --llm-questions must be positive", file=sys.stderr)
         return 2
+    from eval.dataset import DatasetError
+
     start = machine()
-    result = measure(args.llm_questions, progress=not args.quiet)
+    try:
+        result = measure(args.llm_questions, progress=not args.quiet)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     result["machine"] = {"start": start, "end": machine()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "llm.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eval.dataset import DEFAULT_CORPORA, ROOT, load_dataset
+from eval.dataset import ROOT, load_dataset, shipped_corpus
 from eval.metrics import median_p95
 
 GOAL_TTFT_S = 4.0
@@ -59,7 +59,7 @@ def measure(per_set: int, progress: bool = True) -> dict[str, Any]:
                              "llm_threads": settings.llm_threads, "top_k": settings.top_k,
                              "llm_precheck": settings.llm_precheck}
             assistant = Assistant(settings)
-            assistant.ingest([DEFAULT_CORPORA[name]])
+            assistant.ingest([shipped_corpus(name)])
             assistant.warm_up()
             local = assistant.engine("local")
             if not records:  # fill the model's prompt cache with the fixed prefix, untimed

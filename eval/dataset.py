@@ -199,6 +199,16 @@ def default_corpus(dataset_path: Path) -> Path:
     raise DatasetError(f"no default corpus for {dataset_path}: pass --corpus DIR")
 
 
+def shipped_corpus(name: str) -> Path:
+    """The corpus of a shipped gold set ('seeds', 'sample'); DatasetError when its folder is
+    missing or holds no files (the seed articles live outside the repository, in
+    ../shared/corpus/seeds: a clone elsewhere does not have them)."""
+    path = DEFAULT_CORPORA[name]
+    if not path.is_dir() or not any(f.is_file() for f in path.iterdir()):
+        raise DatasetError(f"the {name} corpus is missing or empty: {path}")
+    return path
+
+
 # --- gold articles ----------------------------------------------------------------------------
 
 def gold_name(article: Article) -> str:
