@@ -218,7 +218,7 @@ class Indexer:
     def _write(self, chunked: list[tuple[Article, list[Chunk]]], keys: dict[str, str],
                progress: Progress | None, timings: dict[str, float]) -> tuple[int, list[str]]:
         """Embed group after group; each group's writes run on one writer thread while the
-        next group is embedded, so the model never waits for Chroma or SQLite.
+        next group is embedded, so only the last group's writes are waited for.
 
         At most one group is in flight, and groups commit in order: group n's writes begin
         only after group n-1 committed, so a crash leaves what a one-thread ingest would."""
