@@ -25,7 +25,7 @@ class SlowEmbedder(HashEmbedder):
         self.events = events
         self.calls = 0
 
-    def embed(self, texts):  # noqa: ANN001, ANN201 - the Embedder protocol
+    def embed(self, texts: list[str]) -> np.ndarray:
         self.calls += 1
         self.events.append(("embed-start", self.calls, time.monotonic()))
         time.sleep(0.05)
@@ -54,7 +54,8 @@ def test_writes_overlap_the_next_embedding_in_order(tmp_path: Path,
     writing = threading.Lock()
     threads: set[str] = set()
 
-    def slow_upsert(self: ChromaStore, articles, chunks, vectors: np.ndarray) -> None:  # noqa: ANN001
+    def slow_upsert(self: ChromaStore, articles: dict, chunks: list,
+                    vectors: np.ndarray) -> None:
         assert writing.acquire(blocking=False), "two groups were written at once"
         try:
             threads.add(threading.current_thread().name)
@@ -84,7 +85,8 @@ def test_a_failed_write_stops_the_ingest_and_leaves_the_index_as_before(
     upsert = ChromaStore.upsert
     calls = [0]
 
-    def failing_second(self: ChromaStore, articles, chunks, vectors: np.ndarray) -> None:  # noqa: ANN001
+    def failing_second(self: ChromaStore, articles: dict, chunks: list,
+                       vectors: np.ndarray) -> None:
         calls[0] += 1
         if calls[0] == 2:
             upsert(self, articles, chunks, vectors)  # reached Chroma, then the write failed
