@@ -192,10 +192,11 @@ def default_datasets() -> list[Path]:
 
 
 def default_corpus(dataset_path: Path) -> Path:
-    """The corpus a gold file is written over (by file stem); else a 'corpus' folder beside it."""
+    """The corpus a shipped gold file is written over (by file stem, see `shipped_corpus`);
+    DatasetError for any other gold file."""
     stem = Path(dataset_path).stem
     if stem in DEFAULT_CORPORA:
-        return DEFAULT_CORPORA[stem]
+        return shipped_corpus(stem)
     raise DatasetError(f"no default corpus for {dataset_path}: pass --corpus DIR")
 
 

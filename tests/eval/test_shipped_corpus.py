@@ -20,6 +20,8 @@ def no_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_missing_or_empty_corpus_is_an_error(no_seeds: Path) -> None:
     with pytest.raises(dataset.DatasetError, match="seeds corpus is missing or empty"):
         dataset.shipped_corpus("seeds")
+    with pytest.raises(dataset.DatasetError, match="seeds corpus is missing or empty"):
+        dataset.default_corpus(dataset.GOLD_DIR / "seeds.jsonl")  # `newscite eval` too
     no_seeds.mkdir(parents=True)
     with pytest.raises(dataset.DatasetError, match="missing or empty"):
         dataset.shipped_corpus("seeds")
