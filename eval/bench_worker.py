@@ -130,18 +130,29 @@ def do_encode(args: argparse.Namespace) -> dict[str, Any]:
             "batch_size": embedder.batch_size, "peak_rss_mb": peak_rss_mb()}
 
 
-def do_ingest(args: argparse.Namespace) -> dict[str, Any]:
+def _model_loaded(embedder: Any) -> bool:
+    """Whether the process loaded the embedding model: PyTorch's, or the ONNX session."""
     from index.embed import MiniLMEmbedder
+    from index.onnx_embed import OnnxMiniLM
+
+    return (MiniLMEmbedder._model is not None
+            or isinstance(embedder, OnnxMiniLM) and embedder.active == "onnx")
+
+
+def do_ingest(args: argparse.Namespace) -> dict[str, Any]:
     from rag.assistant import Assistant
 
-    embedder = _embedder(args.preload)
-    assistant = Assistant(_settings(args), embedder=embedder)
+    assistant = Assistant(_settings(args))
+    if args.preload:  # the model newscite's ingest embeds with (ONNX unless disabled)
+        assistant.ingest_embedder.embed(["warm up the model"])
     with Clock() as c:
         report = assistant.ingest([Path(args.corpus)])
     assistant.close()
     return {"chunks": report.chunks_embedded, "seconds": c.wall, "cpu_seconds": c.cpu,
             "summary": report.summary(), "timings": report.timings,
-            "model_loaded": MiniLMEmbedder._model is not None, "peak_rss_mb": peak_rss_mb()}
+            "embedder": type(assistant.ingest_embedder).__name__,
+            "model_loaded": _model_loaded(assistant.ingest_embedder),
+            "torch_imported": "torch" in sys.modules, "peak_rss_mb": peak_rss_mb()}
 
 
 def _stock_pipeline(data_dir: Path, embedder: Any,

@@ -127,7 +127,8 @@ def import_jsonl(assistant: Any, path: str | Path, progress: Progress | None = N
 
     started = time.perf_counter()
     items, skipped, warnings = read_jsonl(path)
-    indexer = Indexer(assistant.settings, assistant.embedder, assistant.manifest, assistant.store)
+    indexer = Indexer(assistant.settings, assistant.ingest_embedder, assistant.manifest,
+                      assistant.store)
     report = indexer.ingest_articles([a for a, _ in items], progress,
                                      keys={k: a.id for a, ks in items for k in ks})
     return replace(report, skipped=tuple(skipped), warnings=tuple(warnings),

@@ -288,7 +288,7 @@ def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
     from index.store import ChromaStore
 
     started = time.perf_counter()
-    settings, embedder, manifest = assistant.settings, assistant.embedder, assistant.manifest
+    settings, embedder, manifest = assistant.settings, assistant.ingest_embedder, assistant.manifest
     with write_lock(Path(settings.data_dir)):
         manifest.set_meta({REBUILD_FLAG: time.strftime("%Y-%m-%dT%H:%M:%S")})
         articles = [a for a in (manifest.article(aid) for aid in manifest.article_ids()) if a]

@@ -37,9 +37,11 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or get_embedder("minilm", self.settings.embed_batch_size)
-        # questions go through ONNX Runtime (same vectors, no torch in a serving process)
-        self.query_embedder = query_embedder(self.embedder, self.settings.cache_dir,
-                                             self.settings.onnx_queries)
+        # the same model on ONNX Runtime (same vectors): questions and ingest go through it,
+        # so neither a serving process nor an ingest has to import torch
+        onnx = query_embedder(self.embedder, self.settings.cache_dir)
+        self.query_embedder = onnx if self.settings.onnx_queries else self.embedder
+        self.ingest_embedder = onnx if self.settings.onnx_ingest else self.embedder
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None
         self._store: Any = None
@@ -79,7 +81,7 @@ class Assistant:
 
     def _indexer(self) -> Any:
         from index.pipeline import Indexer
-        return Indexer(self.settings, self.embedder, self.manifest, self.store)
+        return Indexer(self.settings, self.ingest_embedder, self.manifest, self.store)
 
     # --- ingest side --------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path] | str | Path,
@@ -88,8 +90,9 @@ class Assistant:
         if isinstance(paths, (str, Path)):
             paths = [paths]
         report = self._indexer().ingest(list(paths), progress=progress)
-        if isinstance(self.query_embedder, OnnxMiniLM):
-            self.query_embedder.prepare()  # export the question model while torch is loaded
+        for embedder in (self.query_embedder, self.ingest_embedder):
+            if isinstance(embedder, OnnxMiniLM):
+                embedder.prepare()  # export the graph if a PyTorch ingest loaded torch anyway
         return report
 
     def delete(self, article_id: str) -> bool:

@@ -25,7 +25,8 @@ class Settings:
     chunk_chars: int = 700
     chunk_overlap: int = 1
     embed_batch_size: int = 8  # index.embed.EMBED_BATCH (measured there)
-    onnx_queries: bool = True  # embed questions with ONNX Runtime (False: PyTorch, as ingest)
+    onnx_queries: bool = True  # embed questions with ONNX Runtime (False: PyTorch)
+    onnx_ingest: bool = True  # embed chunks at ingest with ONNX Runtime (False: PyTorch)
     # retrieval
     top_k: int = 6
     candidates: int = 30

@@ -1,5 +1,6 @@
-"""Question embeddings through ONNX Runtime: the packaged model's own vectors, exported once,
-a PyTorch fallback that says why, and a serving process that never imports torch."""
+"""Embeddings through ONNX Runtime: the packaged model's own vectors, exported once, batched
+for ingest, a PyTorch fallback that says why, and serving and ingest processes that never
+import torch."""
 from __future__ import annotations
 
 import json
@@ -39,6 +40,12 @@ def test_vectors_match_pytorch(minilm, cache_dir: Path) -> None:  # noqa: ANN001
     assert np.abs(got - want).max() < 1e-5
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert onnx.active == "onnx" and onnx.embed([]).shape == (0, 384)
+    # several batches, each padded to its own longest text, rows in the caller's order
+    small = OnnxMiniLM(cache_dir, fallback=minilm, batch_size=3)
+    many = TEXTS[::-1] + TEXTS
+    assert np.abs(small.embed(many) - minilm.embed(many)).max() < 1e-5
+    with pytest.raises(ValueError, match="batch_size"):
+        OnnxMiniLM(cache_dir, fallback=minilm, batch_size=0)
 
 
 def test_export_happens_once(cache_dir: Path) -> None:
@@ -69,6 +76,20 @@ def test_only_the_packaged_model_goes_through_onnx(minilm, hash_embedder,  # noq
     assert isinstance(query_embedder(minilm, tmp_path), OnnxMiniLM)
     assert query_embedder(minilm, tmp_path, enabled=False) is minilm
     assert query_embedder(hash_embedder, tmp_path) is hash_embedder
+    assert query_embedder(minilm, tmp_path).batch_size == minilm.batch_size
+
+
+def test_settings_choose_the_runtime_per_side(minilm, tmp_path: Path) -> None:  # noqa: ANN001
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    both = Assistant(Settings(data_dir=tmp_path / "a", cache_dir=tmp_path), embedder=minilm)
+    assert isinstance(both.ingest_embedder, OnnxMiniLM)
+    assert both.ingest_embedder is both.query_embedder  # one session per process
+    torch_ingest = Assistant(Settings(data_dir=tmp_path / "b", cache_dir=tmp_path,
+                                      onnx_ingest=False), embedder=minilm)
+    assert torch_ingest.ingest_embedder is minilm
+    assert isinstance(torch_ingest.query_embedder, OnnxMiniLM)
 
 
 SERVE = """
@@ -105,3 +126,43 @@ def test_a_serving_process_never_imports_torch(seeds_dir: Path, tmp_path: Path) 
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"torch": False, "refused": False, "citations": got["citations"],
                    "active": "onnx"} and got["citations"] >= 1
+
+
+INGEST = """
+import json, sys
+from pathlib import Path
+from rag.assistant import Assistant
+from rag.settings import Settings
+a = Assistant(Settings(data_dir=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]),
+                       engine="extractive"))
+report = a.ingest([Path(sys.argv[3])])
+a.close()
+print(json.dumps({"torch": "torch" in sys.modules, "chunks": report.chunks_embedded,
+                  "active": a.ingest_embedder.active}))
+"""
+
+
+@pytest.mark.slow
+def test_an_ingest_never_imports_torch_and_stores_the_models_vectors(
+        minilm, seeds_dir: Path, cache_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    import chromadb
+
+    from index.chunk import embed_text
+    from index.keyword import KeywordSearcher
+
+    export(cache_dir)  # as the first ingest or question on a machine leaves it
+    data = tmp_path / "data"
+    proc = subprocess.run([sys.executable, "-c", INGEST, str(data), str(cache_dir),
+                           str(seeds_dir)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["torch"] is False and got["active"] == "onnx" and got["chunks"] >= 10
+    # every stored vector is what PyTorch's sentence-transformers makes of the chunk
+    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    stored = client.get_collection("newscite").get(include=["embeddings"])
+    passages = KeywordSearcher(str(data / "manifest.sqlite"), snapshot=False).passages(
+        stored["ids"])
+    assert len(passages) == len(stored["ids"]) == got["chunks"]
+    texts = [embed_text(passages[cid].title, passages[cid].text) for cid in stored["ids"]]
+    assert np.abs(np.asarray(stored["embeddings"]) - minilm.embed(texts)).max() < 1e-5

@@ -34,17 +34,25 @@ import os, sys, time
 slow = float(os.environ.get("NEWSCITE_TEST_SLOW_EMBED") or 0)
 gate = os.environ.get("NEWSCITE_TEST_GATE")
 if slow or gate:
-    import index.embed
-    _embed = index.embed.MiniLMEmbedder.embed
-    _calls = [0]
-    def embed(self, texts):
-        _calls[0] += 1
-        deadline = time.monotonic() + 300
-        while gate and _calls[0] >= 2 and os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(slow)
-        return _embed(self, texts)
-    index.embed.MiniLMEmbedder.embed = embed
+    import index.embed, index.onnx_embed
+    _calls, _inside = [0], [False]
+    def knobbed(_embed):  # ingest embeds through ONNX, or PyTorch (also ONNX's fallback)
+        def embed(self, texts):
+            if _inside[0]:
+                return _embed(self, texts)
+            _calls[0] += 1
+            deadline = time.monotonic() + 300
+            while gate and _calls[0] >= 2 and os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(slow)
+            _inside[0] = True
+            try:
+                return _embed(self, texts)
+            finally:
+                _inside[0] = False
+        return embed
+    for _cls in (index.embed.MiniLMEmbedder, index.onnx_embed.OnnxMiniLM):
+        _cls.embed = knobbed(_cls.embed)
 timed = os.environ.get("NEWSCITE_TEST_KILL_IN_UPSERT")
 if timed:
     import signal, threading
