@@ -1,4 +1,5 @@
-"""Dense retrieval through llama-index over the Chroma collection, with metadata filters."""
+"""Dense retrieval through llama-index's Chroma vector store, with metadata filters; BM25, fusion and
+the second stage (`HybridRetriever`); the hybrid retriever as a llama-index retriever."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.embed import Embedder
+from index.onnx_embed import cores_idle
 from index.store import ChromaStore, published_ts
 from rag.types import Filters, Hit
 
@@ -97,17 +99,6 @@ _threads_active = 0
 _threads_saved = 0
 
 
-def cores_idle() -> bool:
-    """True when nothing else on the machine is waiting for a CPU right now: the runnable
-    count in /proc/loadavg (which includes the thread reading it) is at most 1. False where
-    that file does not exist."""
-    try:
-        with open("/proc/loadavg", encoding="ascii") as f:
-            return int(f.read().split()[3].split("/")[0]) <= 1
-    except (OSError, ValueError, IndexError):
-        return False
-
-
 @contextmanager
 def query_threads() -> Iterator[None]:
     """Run a query-time embedding on all of torch's threads when it is the only work on the
@@ -186,22 +177,21 @@ def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
 
 
 class DenseRetriever:
-    """Top-k chunks by embedding similarity, via llama-index's VectorStoreIndex over Chroma.
+    """Top-k chunks by embedding similarity: a `VectorStoreQuery` to llama-index's
+    ChromaVectorStore, which turns llama-index metadata filters into Chroma's `where`.
 
     Hits' texts and metadata come from `passages` (the manifest's lookup), and only chunks it
-    knows, the committed ones, are returned (see `manifest_vector_store`).
+    knows, the committed ones, are returned (see `manifest_vector_store`). The store is queried
+    directly rather than through a `VectorIndexRetriever`: with the question already embedded,
+    the retriever only wraps the same call in instrumentation spans and `NodeWithScore`s, which
+    cost about 1 ms a question at 10k chunks (3.9-4.4 ms against 2.9-3.3 ms here).
     """
 
     CACHE_SIZE = 1024  # query vectors kept (repeated questions, retries, eval runs)
 
     def __init__(self, store: ChromaStore, embedder: Embedder, passages: PassageLookup) -> None:
-        from llama_index.core import VectorStoreIndex
-
         self.embedder = embedder
         self.vector_store = manifest_vector_store(store.collection, passages)
-        self.index = VectorStoreIndex.from_vector_store(
-            self.vector_store, embed_model=make_llama_embedding(embedder))
-        self._retrievers: OrderedDict[tuple[int, Filters | None], Any] = OrderedDict()
         self._vectors: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -226,31 +216,15 @@ class DenseRetriever:
         with query_threads():
             return self.embedder.embed(texts)
 
-    def _retriever(self, k: int, filters: Filters | None) -> Any:
-        """llama-index retrievers are stateless per query: build one per (k, filters), reuse it."""
-        key = (k, None if filters is None or filters.is_empty() else filters)
-        try:
-            hash(key)
-        except TypeError:  # lists inside Filters: not cacheable
-            return self.index.as_retriever(similarity_top_k=k, filters=to_llama_filters(filters))
-        with self._lock:
-            got = self._retrievers.get(key)
-            if got is None:
-                got = self.index.as_retriever(similarity_top_k=k,
-                                              filters=to_llama_filters(filters))
-                self._retrievers[key] = got
-                while len(self._retrievers) > 64:
-                    self._retrievers.popitem(last=False)
-            return got
-
     def search(self, query: str, k: int, filters: Filters | None = None,
                query_vector: Sequence[float] | None = None) -> list[Hit]:
-        from llama_index.core.schema import QueryBundle
+        from llama_index.core.vector_stores.types import VectorStoreQuery
 
         vector = list(query_vector) if query_vector is not None else self.embed_query(query)
-        bundle = QueryBundle(query_str=query, embedding=vector)
-        nodes = self._retriever(k, filters).retrieve(bundle)
-        return [node_to_hit(n.node, n.score or 0.0) for n in nodes]
+        result = self.vector_store.query(VectorStoreQuery(
+            query_embedding=vector, similarity_top_k=k, filters=to_llama_filters(filters)))
+        return [node_to_hit(node, score)
+                for node, score in zip(result.nodes or [], result.similarities or [])]
 
 
 _AS_OF = re.compile(r"\bas of ([A-Z][a-z]+ \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]+ \d{4}|\d{4}-\d{2}-\d{2})")
