@@ -143,7 +143,6 @@ class OnnxMiniLM:
             if self._session is not None or self._failed:
                 return not self._failed
             try:
-                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
                 # no busy-waiting between calls: a spinning pool slows everything else here
