@@ -117,11 +117,9 @@ class OnnxMiniLM:
         self.threads = threads or min(2, os.cpu_count() or 1)
         self.batch_size = batch_size
         self._session: Any = None
-        self._quick: Any = None  # the spinning session for lone questions (see `embed`)
         self._tokenizer: Any = None
         self._failed = False
         self._lock = threading.Lock()
-        self._running = 0  # embed calls in flight
 
     @property
     def active(self) -> str:
@@ -143,10 +141,17 @@ class OnnxMiniLM:
             if self._session is not None or self._failed:
                 return not self._failed
             try:
+                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
+                path = export(self.cache_dir)
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
                 # no busy-waiting between calls: a spinning pool slows everything else here
-                session = self._new_session(spinning=False)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                session = ort.InferenceSession(str(path), options,
+                                               providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
             except Exception as exc:  # noqa: BLE001 - any failure: PyTorch still works
                 logger.warning("question embeddings use PyTorch (ONNX Runtime unavailable: %s)",
@@ -164,65 +169,18 @@ class OnnxMiniLM:
         if not self.load():
             return self.fallback.embed(texts)
         texts = list(texts)
-        with self._lock:
-            self._running += 1
-            alone = self._running == 1
-        try:
-            session = self._session
-            if alone and len(texts) == 1 and cores_idle():
-                session = self._quick_session()
-            parts = [self._run(session, texts[i:i + self.batch_size])
-                     for i in range(0, len(texts), self.batch_size)]
-        finally:
-            with self._lock:
-                self._running -= 1
+        parts = [self._run(texts[i:i + self.batch_size])
+                 for i in range(0, len(texts), self.batch_size)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _new_session(self, spinning: bool) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning",
-                                         "1" if spinning else "0")
-        return ort.InferenceSession(str(export(self.cache_dir)), options,
-                                    providers=["CPUExecutionProvider"])
-
-    def _quick_session(self) -> Any:
-        """A second session whose threads spin between the model's steps, for one question
-        at a time on an otherwise idle machine: 3.6-3.7 ms a question here against 4.8-5.2 ms
-        without spinning (`allow_spinning` 0). It costs about 90 MB, is made on first use,
-        and is never used while another call runs or anything else wants the cores, where
-        spinning threads would take CPU from the rest. If it cannot be made, the plain
-        session serves."""
-        if self._quick is None:
-            try:
-                self._quick = self._new_session(spinning=True)
-            except Exception as exc:  # noqa: BLE001 - the plain session works
-                logger.info("no spinning session for questions: %s", exc)
-                self._quick = self._session
-        return self._quick
-
-    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
+    def _run(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         feed = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-        return np.asarray(session.run(None, feed)[0], dtype=np.float32)
-
-
-def cores_idle() -> bool:
-    """True when nothing else on the machine is waiting for a CPU right now: the runnable
-    count in /proc/loadavg (which includes the thread reading it) is at most 1. False where
-    that file does not exist."""
-    try:
-        with open("/proc/loadavg", encoding="ascii") as f:
-            return int(f.read().split()[3].split("/")[0]) <= 1
-    except (OSError, ValueError, IndexError):
-        return False
+        return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
 
 
 def query_embedder(embedder: Embedder, cache_dir: Path, enabled: bool = True) -> Embedder:

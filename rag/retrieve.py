@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.embed import Embedder
-from index.onnx_embed import cores_idle
 from index.store import ChromaStore, published_ts
 from rag.types import Filters, Hit
 
@@ -92,6 +91,17 @@ def hit_from_metadata(chunk_id: str, text: str, meta: dict[str, Any], score: flo
 def node_to_hit(node: Any, score: float) -> Hit:
     return hit_from_metadata(node.node_id, node.get_content(), node.metadata, score,
                              {"dense": float(score)})
+
+
+def cores_idle() -> bool:
+    """True when nothing else on the machine is waiting for a CPU right now: the runnable
+    count in /proc/loadavg (which includes the thread reading it) is at most 1. False where
+    that file does not exist."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return int(f.read().split()[3].split("/")[0]) <= 1
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 _threads_lock = threading.Lock()
