@@ -132,7 +132,7 @@ class OnnxMiniLM:
         if "torch" in sys.modules and not onnx_path(self.cache_dir).is_file():
             try:
                 export(self.cache_dir)
-            except Exception as exc:  # noqa: BLE001 - queries will fall back, and say so
+            except Exception as exc:  # noqa: BLE001 - embeddings will fall back, and say so
                 logger.warning("could not export the embedding model to ONNX: %s", exc)
 
     def load(self) -> bool:
@@ -154,7 +154,7 @@ class OnnxMiniLM:
                                                providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
             except Exception as exc:  # noqa: BLE001 - any failure: PyTorch still works
-                logger.warning("question embeddings use PyTorch (ONNX Runtime unavailable: %s)",
+                logger.warning("embeddings use PyTorch (ONNX Runtime unavailable: %s)",
                                exc)
                 self._failed = True
                 return False
