@@ -52,6 +52,13 @@ def onnx_path(cache_dir: Path) -> Path:
     return Path(cache_dir) / f"minilm-l6-v2-f{FORMAT}-{release}-{size}.onnx"
 
 
+def needs_export(embedder: Embedder) -> bool:
+    """True when `embedder` is an `OnnxMiniLM` whose graph has not been exported yet (its
+    first use will export it: about half a minute here, once per machine)."""
+    return (isinstance(embedder, OnnxMiniLM) and embedder.active == ""
+            and not onnx_path(embedder.cache_dir).is_file())
+
+
 def export(cache_dir: Path) -> Path:
     """Export the packaged weights to ONNX in `cache_dir` (once; later calls return the path).
 
@@ -60,7 +67,10 @@ def export(cache_dir: Path) -> Path:
     if path.is_file():
         return path
     import torch
+    import transformers
     from transformers import AutoModel
+
+    transformers.logging.disable_progress_bar()  # our own messages and bars only
 
     class Sentence(torch.nn.Module):
         """BERT, then sentence-transformers' mean pooling and normalisation."""

@@ -204,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     assistant = Assistant(settings)
     if args.command == "ingest":
+        from index.onnx_embed import needs_export
+        if not args.quiet and needs_export(assistant.ingest_embedder):
+            print("first use on this machine: exporting the embedding model to ONNX Runtime "
+                  "(about half a minute, once)", file=sys.stderr)
         with _progress(args.quiet) as update:
             report = assistant.ingest(args.paths, progress=update)
         _print_report(report, args.json)

@@ -167,3 +167,28 @@ def test_an_ingest_never_imports_torch_and_stores_the_models_vectors(
     assert len(passages) == len(stored["ids"]) == got["chunks"]
     texts = [embed_text(passages[cid].title, passages[cid].text) for cid in stored["ids"]]
     assert np.abs(np.asarray(stored["embeddings"]) - minilm.embed(texts)).max() < 1e-5
+
+
+def test_needs_export_only_before_the_graph_exists(minilm: Any, hash_embedder: Any,
+                                                    tmp_path: Path) -> None:
+    from index.onnx_embed import needs_export
+
+    onnx = OnnxMiniLM(tmp_path, fallback=minilm)
+    assert needs_export(onnx)
+    onnx_path(tmp_path).write_bytes(b"")  # what matters is that the file is there
+    assert not needs_export(onnx)
+    assert not needs_export(hash_embedder) and not needs_export(minilm)
+
+
+@pytest.mark.slow
+def test_the_cli_says_when_the_first_ingest_exports_the_model(seeds_dir: Path,
+                                                              tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSCITE_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-m", "rag", "ingest", str(seeds_dir), "--data-dir",
+                            str(tmp_path / f"data{i}")], cwd=ROOT, capture_output=True,
+                           text=True, timeout=600, env=env, check=False) for i in (1, 2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:] + runs[1].stderr
+    assert "exporting the embedding model" in runs[0].stderr
+    assert "exporting the embedding model" not in runs[1].stderr  # once per machine
+    assert "Loading weights" not in runs[0].stderr  # no library progress bars
+    assert onnx_path(tmp_path / "cache").is_file()
