@@ -193,7 +193,7 @@ class OnnxMiniLM:
         return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
 
 
-def query_embedder(embedder: Embedder, cache_dir: Path, enabled: bool = True) -> Embedder:
+def onnx_embedder(embedder: Embedder, cache_dir: Path, enabled: bool = True) -> Embedder:
     """The packaged MiniLM on ONNX Runtime (unless disabled), with `embedder` as its fallback
     and batch size; any other embedder (e.g. the hashing one of unit tests) is returned as is."""
     if enabled and isinstance(embedder, MiniLMEmbedder):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from index.embed import Embedder, get_embedder
-from index.onnx_embed import OnnxMiniLM, query_embedder
+from index.onnx_embed import OnnxMiniLM, onnx_embedder
 from index.manifest import ArticleInfo, Manifest
 from index.models import Article, IngestReport
 from rag.errors import ConfigError, EngineError, InputError, RagError
@@ -39,7 +39,7 @@ class Assistant:
         self.embedder = embedder or get_embedder("minilm", self.settings.embed_batch_size)
         # the same model on ONNX Runtime (same vectors): questions and ingest go through it,
         # so neither a serving process nor an ingest has to import torch
-        onnx = query_embedder(self.embedder, self.settings.cache_dir)
+        onnx = onnx_embedder(self.embedder, self.settings.cache_dir)
         self.query_embedder = onnx if self.settings.onnx_queries else self.embedder
         self.ingest_embedder = onnx if self.settings.onnx_ingest else self.embedder
         self._lock = threading.RLock()

@@ -1,5 +1,6 @@
-"""Dense retrieval through llama-index's Chroma vector store, with metadata filters; BM25, fusion and
-the second stage (`HybridRetriever`); the hybrid retriever as a llama-index retriever."""
+"""Dense retrieval through llama-index's Chroma vector store, with metadata filters; BM25,
+fusion and the second stage (`HybridRetriever`); the hybrid retriever as a llama-index
+retriever."""
 from __future__ import annotations
 
 import logging
@@ -93,6 +94,11 @@ def node_to_hit(node: Any, score: float) -> Hit:
                              {"dense": float(score)})
 
 
+_threads_lock = threading.Lock()
+_threads_active = 0
+_threads_saved = 0
+
+
 def cores_idle() -> bool:
     """True when nothing else on the machine is waiting for a CPU right now: the runnable
     count in /proc/loadavg (which includes the thread reading it) is at most 1. False where
@@ -102,11 +108,6 @@ def cores_idle() -> bool:
             return int(f.read().split()[3].split("/")[0]) <= 1
     except (OSError, ValueError, IndexError):
         return False
-
-
-_threads_lock = threading.Lock()
-_threads_active = 0
-_threads_saved = 0
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from index import onnx_embed
-from index.onnx_embed import OnnxMiniLM, export, onnx_path, query_embedder
+from index.onnx_embed import OnnxMiniLM, export, onnx_embedder, onnx_path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [
@@ -74,10 +74,10 @@ def test_falls_back_to_pytorch_and_says_why(minilm, tmp_path: Path,  # noqa: ANN
 
 def test_only_the_packaged_model_goes_through_onnx(minilm, hash_embedder,  # noqa: ANN001
                                                    tmp_path: Path) -> None:
-    assert isinstance(query_embedder(minilm, tmp_path), OnnxMiniLM)
-    assert query_embedder(minilm, tmp_path, enabled=False) is minilm
-    assert query_embedder(hash_embedder, tmp_path) is hash_embedder
-    assert query_embedder(minilm, tmp_path).batch_size == minilm.batch_size
+    assert isinstance(onnx_embedder(minilm, tmp_path), OnnxMiniLM)
+    assert onnx_embedder(minilm, tmp_path, enabled=False) is minilm
+    assert onnx_embedder(hash_embedder, tmp_path) is hash_embedder
+    assert onnx_embedder(minilm, tmp_path).batch_size == minilm.batch_size
 
 
 def test_settings_choose_the_runtime_per_side(minilm: Any, tmp_path: Path) -> None:
