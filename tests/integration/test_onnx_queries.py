@@ -116,7 +116,7 @@ def test_a_serving_process_never_imports_torch(seeds_dir: Path, tmp_path: Path) 
                         engine="extractive")
     assistant = Assistant(settings)
     try:
-        assistant.ingest([seeds_dir])  # exports the question model while torch is loaded
+        assistant.ingest([seeds_dir])  # the first ingest with this cache exports the graph
     finally:
         assistant.close()
     assert onnx_path(settings.cache_dir).is_file()
