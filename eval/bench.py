@@ -33,6 +33,7 @@ DEFAULT_OUT = ROOT / "eval" / "reports" / "bench"
 # to 25% on this shared 2-core machine (a 10k bare encode took 249 s in one run, 315 in another).
 PAIRED_UP_TO = 2000
 DEFAULT_PAIRS = 3
+KNOWN_ITEMS = 200  # sentences asked by the known-item recall of each ingested store
 
 
 def median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -174,6 +175,15 @@ class Bench:
                 row.pop("stock_matched", None)
                 row["stock_matched_error"] = str(exc).strip().splitlines()[-1][:300]
                 self.say(f"stock at newscite's chunk count failed: {row['stock_matched_error']}")
+        # how much of the text each store can find by its vectors (before the corpus changes)
+        self.say(f"ingest {size} ({where}): known-item recall of the ingested stores")
+        found = ["findable", "--corpus", str(corpus), "--questions", str(KNOWN_ITEMS)]
+        row["newscite_findable"] = self.worker(*found, "--data-dir", str(nd), *url, *coll)
+        if stock:
+            row["stock_findable"] = self.worker(*found, "--data-dir", str(sd), "--texts", "stock")
+            if "stock_matched" in row:
+                row["stock_matched_findable"] = self.worker(*found, "--data-dir", str(smd),
+                                                            "--texts", "stock")
         changed = change_corpus(corpus, articles, 0.01, self.args.seed)
         row["changed_articles"] = len(changed)
         self.say(f"ingest {size} ({where}): re-ingest with {len(changed)} changed articles")

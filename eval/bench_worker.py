@@ -2,7 +2,8 @@
 
 `python -m eval.bench_worker KIND --data-dir D [--corpus C] ...` with KIND one of: encode (the
 bare model), ingest (newscite), stock-ingest (stock LlamaIndex), query (newscite retrieval and
-extractive answers), stock-query (stock LlamaIndex retrieval).
+extractive answers), stock-query (stock LlamaIndex retrieval), findable (known-item recall of
+an ingested store, newscite's or stock's: `--texts`).
 """
 from __future__ import annotations
 
@@ -127,7 +128,18 @@ def do_encode(args: argparse.Namespace) -> dict[str, Any]:
         embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
                               convert_to_numpy=True, show_progress_bar=False)
     return {"texts": kind, "chunks": len(texts), "seconds": c.wall, "cpu_seconds": c.cpu,
-            "batch_size": embedder.batch_size, "peak_rss_mb": peak_rss_mb()}
+            "batch_size": embedder.batch_size, "peak_rss_mb": peak_rss_mb(),
+            **word_pieces(embedder.model, texts)}
+
+
+def word_pieces(model: Any, texts: Sequence[str]) -> dict[str, int]:
+    """The texts' word pieces, and how many of them the model reads: it truncates each text
+    to `max_seq_length` tokens, two of which are [CLS] and [SEP]."""
+    limit = model.max_seq_length - 2
+    lengths = [len(ids) for ids in model.tokenizer(list(texts), add_special_tokens=False,
+                                                   verbose=False)["input_ids"]]
+    return {"word_pieces": sum(lengths), "word_pieces_read": sum(min(n, limit) for n in lengths),
+            "texts_truncated": sum(n > limit for n in lengths)}
 
 
 def _model_loaded(embedder: Any) -> bool:
@@ -274,8 +286,58 @@ def do_stock_query(args: argparse.Namespace) -> dict[str, Any]:
             "retrieve": latency(retrieve), "questions": len(qs), "peak_rss_mb": peak_rss_mb()}
 
 
+def known_items(corpus: Path, n: int, seed: int = 17) -> list[str]:
+    """`n` sentences of the corpus's articles (seeded; 60 to 400 characters, no repeats): each
+    is asked as it is, and the system should return a passage holding it."""
+    import random
+
+    from eval.dataset import load_articles
+    from index.chunk import sentence_spans
+
+    sentences = sorted({" ".join(a.text[s:e].split()) for a in load_articles([corpus])
+                        for s, e in sentence_spans(a.text) if 60 <= e - s <= 400})
+    return random.Random(f"{seed}:known-items").sample(sentences, min(n, len(sentences)))
+
+
+def do_findable(args: argparse.Namespace) -> dict[str, Any]:
+    """Known-item recall: the share of sampled corpus sentences whose own text, asked as the
+    question, brings back a passage holding it among the top 5 by embedding alone. It shows
+    how much of the text the store's vectors cover: a chunk the model read only in part can
+    be found only by its beginning."""
+    sentences = known_items(Path(args.corpus), args.questions)
+    if args.texts == "stock":
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from llama_index.core import VectorStoreIndex
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        from rag.retrieve import make_llama_embedding
+
+        client = chromadb.PersistentClient(path=str(Path(args.data_dir) / "chroma"),
+                                           settings=ChromaSettings(anonymized_telemetry=False))
+        collection = client.get_collection(args.stock_collection, embedding_function=None)
+        index = VectorStoreIndex.from_vector_store(
+            ChromaVectorStore(chroma_collection=collection),
+            embed_model=make_llama_embedding(_embedder(True)))
+        retriever = index.as_retriever(similarity_top_k=5)
+
+        def top5(q: str) -> list[str]:
+            return [n.node.get_content() for n in retriever.retrieve(q)]
+    else:
+        from rag.assistant import Assistant
+
+        dense = Assistant(_settings(args)).retriever.dense
+
+        def top5(q: str) -> list[str]:
+            return [h.text for h in dense.search(q, 5)]
+
+    found = sum(any(q in " ".join(t.split()) for t in top5(q)) for q in sentences)
+    return {"texts": args.texts, "questions": len(sentences), "found": found,
+            "recall_at_5": found / len(sentences) if sentences else None}
+
+
 KINDS = {"encode": do_encode, "ingest": do_ingest, "stock-ingest": do_stock_ingest,
-         "query": do_query, "stock-query": do_stock_query}
+         "query": do_query, "stock-query": do_stock_query, "findable": do_findable}
 
 
 def main(argv: list[str] | None = None) -> int:

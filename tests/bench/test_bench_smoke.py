@@ -50,6 +50,13 @@ def test_quick_bench_writes_sane_reports(tmp_path: Path) -> None:
     assert matched > stock["stock"]["chunks"]
     assert stock["stock_matched_unchanged"]["chunks"] == 0
     assert "same chunk count" in md
+    # known-item recall: newscite's model read all of its chunks, stock's defaults a part
+    found, stock_found = stock["newscite_findable"], stock["stock_findable"]
+    assert found["questions"] == stock_found["questions"] == 200
+    assert found["recall_at_5"] >= 0.8 and found["recall_at_5"] >= stock_found["recall_at_5"]
+    assert stock["bare"]["word_pieces_read"] == stock["bare"]["word_pieces"]
+    assert stock["stock_bare"]["word_pieces_read"] < stock["stock_bare"]["word_pieces"]
+    assert "known-item recall@5" in md
     assert f"| {stock['stock_matched_tokens']} tokens |" in md
 
     assert {x["chroma"] for x in data["retrieval"]} == {"embedded", "server"}

@@ -86,7 +86,8 @@ def test_small_ingests_alternate_pairs_and_report_the_medians(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     b, _ = make_bench(tmp_path, monkeypatch)  # 300 chunks: three pairs by default
     calls: list[str] = []
-    times = {"encode": iter([10.0, 14.0, 12.0]), "ingest": iter([13.0, 11.0, 30.0, 2.0, 3.0])}
+    times = {"encode": iter([10.0, 14.0, 12.0]), "ingest": iter([13.0, 11.0, 30.0, 2.0, 3.0]),
+             "findable": iter([0.0])}
 
     def worker(kind: str, *args: str) -> dict[str, Any]:
         calls.append(kind)
@@ -118,7 +119,8 @@ def test_large_ingests_run_one_pair_unless_told(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(b, "worker", worker)
     b.ingest(300)
-    assert calls == ["encode", "ingest"] * pairs + ["ingest", "ingest"]
+    # then: unchanged re-ingest, known-item recall of the store, 1% changed re-ingest
+    assert calls == ["encode", "ingest"] * pairs + ["ingest", "findable", "ingest"]
 
 
 def test_median_run_is_one_real_run() -> None:
@@ -148,3 +150,33 @@ def test_the_report_lists_every_paired_run() -> None:
                      "help": {"median_s": 0.1, "runs": 5}})
     assert ("1,005 chunks (embedded): bare encode 25.0, 24.0, 26.0; newscite 28.0, 27.0, 30.0; "
             "ratios 1.120, 1.125, 1.154") in text
+
+
+def test_the_report_shows_how_much_text_each_store_reads_and_finds() -> None:
+    """The stock-defaults goal line says what each side's model read and found, and time per
+    word piece read is a figure of its own."""
+    from eval.bench_report import goals, markdown, stock_figures
+
+    def run(seconds: float, chunks: int, rss: float) -> dict[str, Any]:
+        return {"chunks": chunks, "seconds": seconds, "cpu_seconds": seconds,
+                "peak_rss_mb": rss}
+
+    row = {"size": 1000, "chroma": "embedded", "newscite": run(25.0, 1005, 400.0),
+           "bare": {"seconds": 24.0, "word_pieces": 144_000, "word_pieces_read": 144_000},
+           "ratio_to_encode": 1.04, "cpu_ratio_to_encode": 1.04, "ratio_to_own_embed": 1.01,
+           "newscite_unchanged": {"seconds": 0.1, "model_loaded": False},
+           "unchanged_fraction": 0.004, "newscite_changed": {"seconds": 1.0},
+           "newscite_findable": {"recall_at_5": 0.97},
+           "stock": run(9.0, 166, 800.0), "stock_unchanged": {"seconds": 2.0},
+           "stock_changed": {"seconds": 7.0}, "stock_findable": {"recall_at_5": 0.41},
+           "stock_bare": {"seconds": 7.0, "word_pieces": 120_000, "word_pieces_read": 42_000},
+           "stock_ratio_to_encode": 9 / 7, "stock_cpu_ratio_to_encode": 9 / 7}
+    report = {"ingest": [row], "retrieval": [], "help": {"median_s": 0.1, "runs": 5}}
+    per_piece = {f[0]: f for f in stock_figures(report)}[
+        "ingest s per 1,000 word pieces the model read (1,000)"]
+    assert per_piece[1:3] == pytest.approx((25 / 144, 9 / 42))
+    line = next(g for g in goals(report) if "stock defaults" in g[0])
+    assert line[2] is False and line[1].startswith("slower on: ingest s (1,000);")
+    assert ("newscite model reads 100% of its word pieces, known-item recall@5 0.97, stock "
+            "model reads 35% of its word pieces, known-item recall@5 0.41") in line[1]
+    assert "| model reads 35% of its word pieces, known-item recall@5 0.41 |" in markdown(report)
