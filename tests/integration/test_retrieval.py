@@ -97,3 +97,44 @@ def test_dense_hits_come_from_the_manifest_and_only_committed_chunks(assistant, 
     assert after and all(h.article_id != removed for h in after)
     kept = [h.chunk_id for h in before if h.article_id != removed]
     assert [h.chunk_id for h in after][:len(kept)] == kept
+
+
+def test_hybrid_runs_bm25_beside_the_dense_search_with_the_same_result(assistant, sample_dir,
+                                                                      monkeypatch):
+    """The keyword search of a hybrid query runs on the retriever's pool thread, and the
+    fused candidates (with and without filters) equal those of running it inline."""
+    import threading
+    from concurrent.futures import Future
+
+    assistant.ingest([sample_dir])
+    retriever = assistant.retriever
+    searcher = retriever.keyword
+    threads: list[str] = []
+    search = searcher.search
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(searcher, "search", spy)
+    source = next(a.source for a in assistant.articles() if a.source)
+    cases = [("Turkish soldiers killed in Idlib", None),
+             ("What did the governor say?", Filters(sources=(source,))),
+             ("Idlib", Filters(date_from="2020-03-01", date_to="2020-03-31"))]
+    pooled = [retriever.candidates(q, 20, f) for q, f in cases]
+    assert threads and all(name.startswith("newscite-bm25") for name in threads)
+
+    class Inline:
+        def submit(self, fn, *args):
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+
+    monkeypatch.setattr(retriever, "_pool", Inline())
+    threads.clear()
+    inline = [retriever.candidates(q, 20, f) for q, f in cases]
+    assert threads == [threading.current_thread().name] * len(cases)
+    assert all(pooled) and pooled == inline
+    # keyword-only and dense-only modes do not use the pool
+    assert retriever.candidates("Idlib", 5, mode="keyword")
+    assert retriever.candidates("Idlib", 5, mode="dense")
