@@ -217,7 +217,9 @@ def markdown(r: dict[str, Any]) -> str:
                     f"{coverage} |")
     lines += ["", "## Query latency (200 questions unless noted; real query embedding)", "",
               "Each process first retrieves for as many *other* questions (the first pass, "
-              "where the OS, Chroma and term-weight caches warm up), then is timed on the "
+              "where the OS, Chroma and term-weight caches warm up, while the manifest is "
+              "read into the page cache as `newscite serve` does at start), waits for that "
+              "read to finish (`prefetch_wait_s` in results.json), then is timed on the "
               "questions: retrieval only, then full extractive answers (per-question caches "
               "cleared).", "",
               "| chunks | Chroma | first pass retrieve p50 / p95 ms | retrieve p50 / p95 ms | "

@@ -65,6 +65,7 @@ def test_quick_bench_writes_sane_reports(tmp_path: Path) -> None:
             lat = row["newscite"][phase]
             assert lat["n"] == data["options"]["questions"]
             assert 0 < lat["p50_ms"] <= lat["p95_ms"] < 60_000
+        assert 0 <= row["newscite"]["prefetch_wait_s"] < 60
     assert data["retrieval"][0]["stock"]["retrieve"]["p50_ms"] > 0
     serve = data["retrieval"][0]["serve"]
     assert 100 < serve["rss_mb"] < 4000
