@@ -62,3 +62,22 @@ def test_the_assistant_prefetches_its_manifest(tmp_path: Path, advised: list) ->
     assistant.prefetch().join(10)
     assert advised == [(0, path.stat().st_size, os.POSIX_FADV_WILLNEED)]
     assistant.close()
+
+
+def test_the_prefetch_returns_once_the_file_is_read(tmp_path: Path, advised: list,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the advice the file is read through (in 1 MiB reads here), so a thread running
+    the prefetch ends when the file is in the page cache."""
+    path = tmp_path / "manifest.sqlite"
+    path.write_bytes(os.urandom(3 * (1 << 20) + 5))
+    reads: list[int] = []
+    real = os.readv
+
+    def count(fd: int, buffers: list) -> int:
+        got = real(fd, buffers)
+        reads.append(got)
+        return got
+
+    monkeypatch.setattr(os, "readv", count)
+    assert pagecache.prefetch(path) is True
+    assert sum(reads) == path.stat().st_size and reads[-1] == 0
