@@ -69,9 +69,11 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                     f"{n['answer']['p50_ms']:.1f} ms", n["answer"]["p50_ms"] < 150))
     if 1_000_000 in ret and 10_000 in ret:
         a, b = ret[1_000_000]["newscite"], ret[10_000]["newscite"]
-        ratio = a["answer"]["p50_ms"] / b["answer"]["p50_ms"]
-        out.append(("latency at 1M <= 2x latency at 10k (answer p50)", f"{ratio:.2f}x",
-                    ratio <= 2))
+        ratios = {phase: a[phase]["p50_ms"] / b[phase]["p50_ms"]
+                  for phase in ("retrieve", "answer")}
+        out.append(("latency at 1M <= 2x latency at 10k (retrieval and answer p50)",
+                    f"retrieval {ratios['retrieve']:.2f}x, answer {ratios['answer']:.2f}x",
+                    max(ratios.values()) <= 2))
     else:
         out.append(("latency at 1M <= 2x latency at 10k", "not run (use --million)", None))
     serve = next((x["serve"] for x in r["retrieval"] if x.get("serve")), None)

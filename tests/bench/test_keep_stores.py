@@ -180,3 +180,21 @@ def test_the_report_shows_how_much_text_each_store_reads_and_finds() -> None:
     assert ("newscite model reads 100% of its word pieces, known-item recall@5 0.97, stock "
             "model reads 35% of its word pieces, known-item recall@5 0.41") in line[1]
     assert "| model reads 35% of its word pieces, known-item recall@5 0.41 |" in markdown(report)
+
+
+def test_the_million_goal_needs_retrieval_and_answers_within_2x() -> None:
+    from eval.bench_report import goals
+
+    def row(size: int, retrieve: float, answer: float) -> dict[str, Any]:
+        return {"size": size, "chroma": "embedded",
+                "newscite": {"retrieve": {"p50_ms": retrieve}, "answer": {"p50_ms": answer}}}
+
+    def million(retrieve: float) -> tuple[str, str, bool | None]:
+        report = {"ingest": [], "retrieval": [row(10_000, 10.0, 15.0),
+                                              row(1_000_000, retrieve, 20.0)],
+                  "help": {"median_s": 0.1}}
+        return next(g for g in goals(report) if "1M" in g[0])
+
+    assert million(17.5) == ("latency at 1M <= 2x latency at 10k (retrieval and answer p50)",
+                             "retrieval 1.75x, answer 1.33x", True)
+    assert million(20.5)[2] is False  # answers within, retrieval not
