@@ -31,8 +31,8 @@ def _per_kilo_piece(run: dict[str, Any], bare: dict[str, Any]) -> float | None:
 
 
 def _coverage(bare: dict[str, Any] | None, found: dict[str, Any] | None) -> str:
-    """'reads 36% of its text, finds 41% of known sentences' (parts missing in older results
-    are left out)."""
+    """'model reads 36% of its word pieces, known-item recall@5 0.41' (parts missing in older
+    results are left out)."""
     parts = []
     if bare and bare.get("word_pieces"):
         parts.append(f"model reads {100 * bare['word_pieces_read'] / bare['word_pieces']:.0f}% "
@@ -96,10 +96,10 @@ def goals(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             measured = ("slower on: " + ", ".join(f[0] for f in worse) if worse
                         else "all faster")
             if label == "stock defaults":
-                measured += "; " + "; ".join(
+                measured = "; ".join([measured] + [
                     f"{x['size']:,}: newscite {_coverage(x['bare'], x.get('newscite_findable'))}"
                     f", stock {_coverage(x['stock_bare'], x.get('stock_findable'))}"
-                    for x in r["ingest"] if "stock" in x and "newscite_findable" in x)
+                    for x in r["ingest"] if "stock" in x and "newscite_findable" in x])
             out.append((f"faster than stock LlamaIndex on every figure ({label})", measured,
                         not worse))
     return out

@@ -263,7 +263,8 @@ def do_query(args: argparse.Namespace) -> dict[str, Any]:
             "questions": len(qs), "peak_rss_mb": peak_rss_mb()}
 
 
-def do_stock_query(args: argparse.Namespace) -> dict[str, Any]:
+def _stock_retriever(args: argparse.Namespace, embedder: Any, k: int) -> Any:
+    """Stock LlamaIndex's top-k retriever over the stock collection in `--data-dir`."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from llama_index.core import VectorStoreIndex
@@ -271,15 +272,19 @@ def do_stock_query(args: argparse.Namespace) -> dict[str, Any]:
 
     from rag.retrieve import make_llama_embedding
 
+    client = chromadb.PersistentClient(path=str(Path(args.data_dir) / "chroma"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    collection = client.get_collection(args.stock_collection, embedding_function=None)
+    index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=collection),
+                                               embed_model=make_llama_embedding(embedder))
+    return index.as_retriever(similarity_top_k=k)
+
+
+def do_stock_query(args: argparse.Namespace) -> dict[str, Any]:
     qs = _questions(args)
     embedder = _embedder(True)
     with Clock() as cold:
-        client = chromadb.PersistentClient(path=str(Path(args.data_dir) / "chroma"),
-                                           settings=ChromaSettings(anonymized_telemetry=False))
-        collection = client.get_collection(args.stock_collection, embedding_function=None)
-        index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=collection),
-                                                   embed_model=make_llama_embedding(embedder))
-        retriever = index.as_retriever(similarity_top_k=6)
+        retriever = _stock_retriever(args, embedder, 6)
         retriever.retrieve("warm up: opening the indexes")
     first_pass = _warm_up(retriever.retrieve, qs)
     retrieve = []
@@ -311,20 +316,7 @@ def do_findable(args: argparse.Namespace) -> dict[str, Any]:
     be found only by its beginning."""
     sentences = known_items(Path(args.corpus), args.questions)
     if args.texts == "stock":
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-        from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from rag.retrieve import make_llama_embedding
-
-        client = chromadb.PersistentClient(path=str(Path(args.data_dir) / "chroma"),
-                                           settings=ChromaSettings(anonymized_telemetry=False))
-        collection = client.get_collection(args.stock_collection, embedding_function=None)
-        index = VectorStoreIndex.from_vector_store(
-            ChromaVectorStore(chroma_collection=collection),
-            embed_model=make_llama_embedding(_embedder(True)))
-        retriever = index.as_retriever(similarity_top_k=5)
+        retriever = _stock_retriever(args, _embedder(True), 5)
 
         def top5(q: str) -> list[str]:
             return [n.node.get_content() for n in retriever.retrieve(q)]

@@ -2,9 +2,11 @@
 
 A serving process embeds one short question at a time. Through ONNX Runtime that takes a
 fraction of PyTorch's time and memory, and the process never imports torch at all. Ingest
-uses it too: batches of length-sorted chunks embed at PyTorch's speed (300 chunks of the
-bench corpus: 6.8-7.7 s against 7.4-7.7 s, alternating in one process), the session loads in
-0.4 s instead of torch's 4-8 s, and the process stays hundreds of MB smaller. The ONNX graph
+uses it too: the session loads in 0.4 s instead of torch's 4-8 s, and the process stays
+hundreds of MB smaller. Its batch speed depends on the CPU: on an AMD EPYC, length-sorted
+batches embedded at PyTorch's speed (300 bench chunks: 6.8-7.7 s against 7.4-7.7 s,
+alternating in one process); on an Intel Xeon, 600 chunks took 11.7-14.3 s against PyTorch's
+9.9-10.8 s (`onnx_ingest = false` ingests with PyTorch). The ONNX graph
 is exported once, locally, from the packaged weights (`export`, which needs torch and `onnx`)
 into the cache folder; it computes exactly the sentence-transformers pipeline (tokens -> BERT
 -> mean pooling -> L2 norm), and its vectors match `MiniLMEmbedder`'s to ~1e-7.

@@ -198,3 +198,18 @@ def test_the_million_goal_needs_retrieval_and_answers_within_2x() -> None:
     assert million(17.5) == ("latency at 1M <= 2x latency at 10k (retrieval and answer p50)",
                              "retrieval 1.75x, answer 1.33x", True)
     assert million(20.5)[2] is False  # answers within, retrieval not
+
+
+def test_a_query_only_report_adds_no_empty_coverage_part() -> None:
+    """Without ingest rows the stock-defaults goal line lists the slower figures only."""
+    from eval.bench_report import goals
+
+    def lat(p50: float) -> dict[str, float]:
+        return {"p50_ms": p50, "p95_ms": p50}
+
+    row = {"size": 10_000, "chroma": "embedded",
+           "newscite": {"retrieve": lat(12.0), "answer": lat(15.0), "peak_rss_mb": 360.0},
+           "stock": {"retrieve": lat(11.0), "peak_rss_mb": 700.0}}
+    line = next(g for g in goals({"ingest": [], "retrieval": [row], "help": {"median_s": 0.1}})
+                if "stock defaults" in g[0])
+    assert line[1:] == ("slower on: retrieve p50 ms (10,000), retrieve p95 ms (10,000)", False)
