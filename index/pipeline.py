@@ -26,6 +26,10 @@ from rag.settings import Settings
 logger = logging.getLogger(__name__)
 
 GROUP_CHUNKS = 512  # chunks embedded and committed together (a crash loses at most one group)
+# The last group's writes are the only ones nothing overlaps, so an ingest ends with a group of
+# about this many chunks (when groups are at least 4x larger): its commit is waited for, not
+# a whole group's (about 0.7 s of a 20 s ingest of 1,000 chunks here).
+TAIL_CHUNKS = 64
 EMBED_SLICE = 128  # chunks per embedding call inside a group (progress moves at this step)
 Progress = Callable[[int, int], None]  # (chunks done, chunks total)
 
@@ -204,12 +208,17 @@ class Indexer:
 
     def _groups(self, chunked: list[tuple[Article, list[Chunk]]]
                 ) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+        """Articles in groups of about `group_chunks` chunks, ending with a short tail group
+        (see TAIL_CHUNKS)."""
+        tail = TAIL_CHUNKS if self.group_chunks >= 4 * TAIL_CHUNKS else 0
+        left = sum(len(chunks) for _, chunks in chunked)
         group: list[tuple[Article, list[Chunk]]] = []
         size = 0
         for item in chunked:
             group.append(item)
             size += len(item[1])
-            if size >= self.group_chunks:
+            left -= len(item[1])
+            if size >= self.group_chunks or 0 < left <= tail < size:
                 yield group
                 group, size = [], 0
         if group:

@@ -201,6 +201,31 @@ def test_group_chunks_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
         make()
 
 
+@pytest.mark.parametrize(("group", "sizes", "want"), [
+    (512, [50] * 20, [550, 400, 50]),  # the tail: the last <= 64 chunks, not a whole group
+    (512, [100] * 10, [600, 400]),  # articles are never split, so no tail fits here
+    (512, [30] * 18, [480, 60]),
+    (512, [200, 200, 200, 1], [600, 1]),
+    (512, [5], [5]),  # a small ingest (one changed article) is one group
+    (512, [40, 40], [80]),  # nothing left once the group outgrows the tail
+    (10, [3] * 6, [12, 6]),  # small groups (the crash tests') keep no tail
+])
+def test_groups_end_with_a_short_tail(tmp_path: Path, group: int, sizes: list[int],
+                                      want: list[int]) -> None:
+    from index.embed import HashEmbedder
+    from index.manifest import Manifest
+    from index.pipeline import Indexer
+    from rag.settings import Settings
+
+    indexer = Indexer(Settings(data_dir=tmp_path), HashEmbedder(),
+                      Manifest(tmp_path / "m.sqlite"), None)  # type: ignore[arg-type]
+    indexer.group_chunks = group
+    chunked = [(n, [None] * n) for n in sizes]
+    groups = list(indexer._groups(chunked))  # type: ignore[arg-type]
+    assert [sum(len(c) for _, c in g) for g in groups] == want
+    assert [n for g in groups for n, _ in g] == sizes  # every article once, in order
+
+
 def test_progress_moves_within_a_group(tmp_path: Path) -> None:
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
