@@ -7,11 +7,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from index.chunk import sentence_spans
-from index.keyword import fast_fold, query_terms
+from index.keyword import fast_fold, query_terms, span_terms
 from rag import text as tx
 from rag.types import Hit
 
@@ -83,15 +84,11 @@ def analyse(text: str) -> _Analysis:
         except KeyError:  # evicted by another thread meanwhile
             pass
         return got
-    terms: list[str] = []
-    sentences = []
-    for s, e in sentence_spans(text):
-        sentence_terms = fast_terms(text[s:e])
-        terms += sentence_terms
-        sentences.append(frozenset(sentence_terms))
+    per_sentence = span_terms(text, sentence_spans(text))
+    terms = [term for sentence in per_sentence for term in sentence]
     got = _Analysis(
-        terms=tuple(terms), term_set=frozenset(terms), sentence_terms=tuple(sentences),
-        folded=fast_fold(text),
+        terms=tuple(terms), term_set=frozenset(terms),
+        sentence_terms=tuple(map(frozenset, per_sentence)), folded=fast_fold(text),
         shingles=frozenset(zip(terms, terms[1:], terms[2:])) if len(terms) > 2
         else frozenset([tuple(terms)]))
     _CACHE[text] = got
@@ -101,6 +98,13 @@ def analyse(text: str) -> _Analysis:
         except KeyError:
             break
     return got
+
+
+@lru_cache(maxsize=4096)
+def title_terms(title: str) -> frozenset[str]:
+    """A title's terms (cached: the candidates of a question share few titles, and titles
+    recur across questions)."""
+    return frozenset(fast_terms(title))
 
 
 def _best_sentence_coverage(q_terms: set[str], weights: dict[str, float],
@@ -192,13 +196,13 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
             if q_numbers and w.numbers else 0.0,
             "names": sum(n in folded for n in q_names) / len(q_names) if q_names else 0.0,
             "phrases": sum(p in folded for p in phrases) / len(phrases) if phrases else 0.0,
-            "title": len(q_terms & set(fast_terms(h.title))) / len(q_terms) if q_terms else 0.0,
+            "title": len(q_terms & title_terms(h.title)) / len(q_terms) if q_terms else 0.0,
             "recency": (date_rank[h.published] + 1) / len(dates)
             if recent and h.published and dates else 0.0,
             "semantic": semantic[i] if semantic is not None else 0.0,
         }
         score = sum(getattr(w, k) * v for k, v in signals.items())
-        scored.append(dataclasses.replace(h, score=score, scores={**h.scores, **signals}))
+        scored.append(h.rescored(score, {**h.scores, **signals}))
     return sorted(scored, key=lambda h: -h.score)
 
 

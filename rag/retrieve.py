@@ -304,8 +304,6 @@ class HybridRetriever:
     def candidates(self, query: str, n: int, filters: Filters | None = None,
                    mode: str = "hybrid") -> list[Hit]:
         """The n best chunks by reciprocal rank fusion of dense and BM25 rankings."""
-        import dataclasses as dc
-
         from rag import fusion
 
         s = self.settings
@@ -331,7 +329,7 @@ class HybridRetriever:
         while len(out) < n and start < len(fused):
             window = fused[start:start + n - len(out)]
             by_id.update(self._keyword_hits([cid for cid, _ in window if cid not in by_id]))
-            out += [dc.replace(by_id[cid], score=score, scores={**by_id[cid].scores, "rrf": score})
+            out += [by_id[cid].rescored(score, {**by_id[cid].scores, "rrf": score})
                     for cid, score in window if cid in by_id]
             start += len(window)
         return out

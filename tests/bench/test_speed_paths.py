@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.keyword import K1, B, KeywordSearcher, query_terms, term_counts
+from index.keyword import K1, B, KeywordSearcher, query_terms, span_terms, term_counts
 from rag import fusion
 from rag import text as tx
 
@@ -38,6 +38,9 @@ def test_fast_terms_equal_rag_text_terms() -> None:
         assert a.sentence_terms == tuple(frozenset(tx.terms(text[s:e]))
                                          for s, e in sentence_spans(text))
         assert a.shingles == {tuple(terms[i:i + 3]) for i in range(max(1, len(terms) - 2))}
+    for text in [*paragraphs, "Plain words here. More plain words, and a last one."]:
+        spans = [*sentence_spans(text), (0, len(text)), (3, 40), (5, 5)]  # mid-word cuts too
+        assert span_terms(text, spans) == [tx.terms(text[s:e]) for s, e in spans]
 
 
 def _article(n: int, text: str, source: str, published: str):  # noqa: ANN202

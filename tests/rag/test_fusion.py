@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from index.embed import HashEmbedder
 from rag.condense import condense_heuristic, needs_context
@@ -129,3 +130,14 @@ def test_follow_up_rewriting_carries_the_subject():
     assert needs_context("And the wounded?")
     assert condense_heuristic("What about Russia?", []) == "What about Russia?"
 
+
+
+def test_rescored_is_replace_with_a_new_score() -> None:
+    hit = Hit(chunk_id="c1", article_id="a1", title="T", text="Some text.", start=3, end=13,
+              score=0.5, source="Wire", published="2020-02-28", url="u", position=2,
+              also_in=("Other",), scores={"dense": 0.5})
+    copy = hit.rescored(0.9, {"dense": 0.5, "rrf": 0.9})
+    assert copy == dataclasses.replace(hit, score=0.9, scores={"dense": 0.5, "rrf": 0.9})
+    assert type(copy) is Hit and hit.score == 0.5 and hit.scores == {"dense": 0.5}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        copy.score = 1.0  # type: ignore[misc]
