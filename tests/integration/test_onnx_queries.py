@@ -97,7 +97,13 @@ def test_settings_choose_the_runtime_per_side(minilm: Any, tmp_path: Path) -> No
 
     both = Assistant(Settings(data_dir=tmp_path / "a", cache_dir=tmp_path), embedder=minilm)
     assert isinstance(both.ingest_embedder, OnnxMiniLM)
-    assert both.ingest_embedder is both.query_embedder  # one session per process
+    assert isinstance(both.query_embedder, OnnxMiniLM)
+    # ingest batches spin between operators, lone questions do not
+    both.ingest_embedder.embed(["a chunk"]), both.query_embedder.embed(["a question"])
+    spinning = {side: getattr(both, f"{side}_embedder")._session.get_session_options()
+                .get_session_config_entry("session.intra_op.allow_spinning")
+                for side in ("ingest", "query")}
+    assert spinning == {"ingest": "1", "query": "0"}
     torch_ingest = Assistant(Settings(data_dir=tmp_path / "b", cache_dir=tmp_path,
                                       onnx_ingest=False), embedder=minilm)
     assert torch_ingest.ingest_embedder is minilm
