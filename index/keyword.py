@@ -67,12 +67,17 @@ def fast_fold(text: str) -> str:
     return text.lower() if _FAST and text.isascii() else tx.fold(text)
 
 
+def _kept_stems(words: list[str]) -> list[str]:
+    """`rag.text.terms`' last step: stems of the words that are not stop or question words."""
+    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
+    return [stem(w) for w in words if w not in stop and w not in qwords]
+
+
 def query_terms(text: str) -> list[str]:
     """`rag.text.terms`, with the fast path for ASCII text."""
     if not (_FAST and text.isascii()):
         return tx.terms(text)
-    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
-    return [stem(w) for w in _ascii_words(text) if w not in stop and w not in qwords]
+    return _kept_stems(_ascii_words(text))
 
 
 def span_terms(text: str, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
@@ -82,10 +87,8 @@ def span_terms(text: str, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
     acronym = getattr(tx, "_ACRONYM", None)
     if not (_FAST and text.isascii()) or (acronym is not None and acronym.search(text)):
         return [query_terms(text[s:e]) for s, e in spans]
-    lowered, find = text.lower(), tx._WORD.findall
-    stop, qwords, stem = tx.STOPWORDS, tx.QUESTION_WORDS, tx.stem
-    return [[stem(w) for w in find(lowered[s:e]) if w not in stop and w not in qwords]
-            for s, e in spans]
+    lowered = text.lower()
+    return [_kept_stems(tx._WORD.findall(lowered[s:e])) for s, e in spans]
 
 
 def term_counts(text: str) -> tuple[int, str]:

@@ -254,6 +254,12 @@ class Assistant:
         return [float(v) for v in vectors[1:] @ vectors[0]]
 
     def close(self) -> None:
+        """Release the manifest and the retriever's threads (both are opened again if the
+        assistant is used after this)."""
+        with self._lock:
+            if self._retriever is not None:
+                self._retriever.close()
+                self._retriever = None
         if self._manifest is not None:
             self._manifest.close()
             self._manifest = None

@@ -288,6 +288,10 @@ class HybridRetriever:
         # about 7 ms a question on the synthetic corpus, where every word is common
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newscite-bm25")
 
+    def close(self) -> None:
+        """Stop the keyword search's worker threads (they are idle between searches)."""
+        self._pool.shutdown(wait=True)
+
     def search(self, query: str, k: int, filters: Filters | None = None, *,
                mode: str = "hybrid", rerank: bool | None = None, collapse: bool | None = None,
                weights: RerankWeights | None = None) -> list[Hit]:

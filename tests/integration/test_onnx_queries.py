@@ -99,7 +99,8 @@ def test_settings_choose_the_runtime_per_side(minilm: Any, tmp_path: Path) -> No
     assert isinstance(both.ingest_embedder, OnnxMiniLM)
     assert isinstance(both.query_embedder, OnnxMiniLM)
     # ingest batches spin between operators, lone questions do not
-    both.ingest_embedder.embed(["a chunk"]), both.query_embedder.embed(["a question"])
+    both.ingest_embedder.embed(["a chunk"])
+    both.query_embedder.embed(["a question"])
     spinning = {side: getattr(both, f"{side}_embedder")._session.get_session_options()
                 .get_session_config_entry("session.intra_op.allow_spinning")
                 for side in ("ingest", "query")}

@@ -138,3 +138,19 @@ def test_hybrid_runs_bm25_beside_the_dense_search_with_the_same_result(assistant
     # keyword-only and dense-only modes do not use the pool
     assert retriever.candidates("Idlib", 5, mode="keyword")
     assert retriever.candidates("Idlib", 5, mode="dense")
+
+
+def test_close_stops_the_keyword_threads_and_a_later_search_reopens(assistant, sample_dir):
+    import threading
+
+    def bm25_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("newscite-bm25")]
+
+    assistant.ingest([sample_dir])
+    before = set(bm25_threads())
+    first = assistant.retrieve("Turkish soldiers killed in Idlib")
+    pool = set(bm25_threads()) - before
+    assert first and pool  # the hybrid search started the retriever's keyword thread
+    assistant.close()
+    assert not any(t.is_alive() for t in pool)
+    assert assistant.retrieve("Turkish soldiers killed in Idlib") == first

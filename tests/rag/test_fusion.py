@@ -131,7 +131,6 @@ def test_follow_up_rewriting_carries_the_subject():
     assert condense_heuristic("What about Russia?", []) == "What about Russia?"
 
 
-
 def test_rescored_is_replace_with_a_new_score() -> None:
     hit = Hit(chunk_id="c1", article_id="a1", title="T", text="Some text.", start=3, end=13,
               score=0.5, source="Wire", published="2020-02-28", url="u", position=2,
