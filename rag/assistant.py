@@ -38,13 +38,11 @@ class Assistant:
         self.settings = settings or Settings()
         self.embedder = embedder or get_embedder("minilm", self.settings.embed_batch_size)
         # the same model on ONNX Runtime (same vectors): questions and ingest go through it,
-        # so neither a serving process nor an ingest has to import torch. Each side has its
-        # own session, created on first use: ingest batches run on a spinning thread pool,
-        # lone questions on a sleeping one (see OnnxMiniLM.load)
-        cache = self.settings.cache_dir
-        self.query_embedder = onnx_embedder(self.embedder, cache, self.settings.onnx_queries)
-        self.ingest_embedder = onnx_embedder(self.embedder, cache, self.settings.onnx_ingest,
-                                             spin=True)
+        # so neither a serving process nor an ingest has to import torch. Both sides share
+        # one session, created on first use (see OnnxMiniLM.load)
+        onnx = onnx_embedder(self.embedder, self.settings.cache_dir)
+        self.query_embedder = onnx if self.settings.onnx_queries else self.embedder
+        self.ingest_embedder = onnx if self.settings.onnx_ingest else self.embedder
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None
         self._store: Any = None

@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from index.keyword import K1, B, KeywordSearcher, query_terms, span_terms, term_counts
 from rag import fusion
@@ -41,6 +43,34 @@ def test_fast_terms_equal_rag_text_terms() -> None:
     for text in [*paragraphs, "Plain words here. More plain words, and a last one."]:
         spans = [*sentence_spans(text), (0, len(text)), (3, 40), (5, 5)]  # mid-word cuts too
         assert span_terms(text, spans) == [tx.terms(text[s:e]) for s, e in spans]
+
+
+_PIECES = ["U.S.", "e.g.", "A.B.C.", "x.Y.z", "O'Neil's", "it's", "don't", "4.5", "1,709",
+           "Mr.", "state-run", "The", "the", "what", "Which", "troops", "running", "ponies",
+           "  ", " ", ". ", "\n\n", ", ", "'", ".", "_", "a_b", "Café"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30),
+       st.text(alphabet="aAzZ09.' _-\n", max_size=40))
+def test_fast_terms_equal_rag_text_terms_on_any_text(pieces: list[str], noise: str) -> None:
+    from index.chunk import sentence_spans
+
+    text = "".join(pieces) + noise
+    assert query_terms(text) == tx.terms(text)
+    spans = [*sentence_spans(text), (0, len(text))]
+    assert span_terms(text, spans) == [tx.terms(text[s:e]) for s, e in spans]
+
+
+def test_the_word_table_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import keyword
+
+    monkeypatch.setattr(keyword, "_TERMS", {})
+    monkeypatch.setattr(keyword, "_TERMS_MAX", 3)
+    text = "Troops running past the ponies and horses"
+    assert query_terms(text) == tx.terms(text)
+    assert 0 < len(keyword._TERMS) <= 3
+    assert query_terms(text) == tx.terms(text)
 
 
 def _article(n: int, text: str, source: str, published: str):  # noqa: ANN202

@@ -28,7 +28,12 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx-cache")
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    # an earlier release's graph of the same weights, which the export replaces, and another
+    # release's, which it keeps
+    onnx_path(cache, 1).write_bytes(b"format 1")
+    (cache / "minilm-l6-v2-f1-0.0.1-123.onnx").write_bytes(b"other weights")
+    return cache
 
 
 def test_vectors_match_pytorch(minilm, cache_dir: Path) -> None:  # noqa: ANN001
@@ -55,6 +60,8 @@ def test_export_happens_once(cache_dir: Path) -> None:
     before = path.stat().st_mtime_ns
     assert export(cache_dir) == path and path.stat().st_mtime_ns == before
     assert not list(cache_dir.glob("*.tmp"))
+    assert not onnx_path(cache_dir, 1).exists()
+    assert (cache_dir / "minilm-l6-v2-f1-0.0.1-123.onnx").exists()
 
 
 def test_the_graph_is_traced_with_plain_attention(cache_dir: Path) -> None:
@@ -86,7 +93,6 @@ def test_falls_back_to_pytorch_and_says_why(minilm, tmp_path: Path,  # noqa: ANN
 def test_only_the_packaged_model_goes_through_onnx(minilm, hash_embedder,  # noqa: ANN001
                                                    tmp_path: Path) -> None:
     assert isinstance(onnx_embedder(minilm, tmp_path), OnnxMiniLM)
-    assert onnx_embedder(minilm, tmp_path, enabled=False) is minilm
     assert onnx_embedder(hash_embedder, tmp_path) is hash_embedder
     assert onnx_embedder(minilm, tmp_path).batch_size == minilm.batch_size
 
@@ -97,18 +103,21 @@ def test_settings_choose_the_runtime_per_side(minilm: Any, tmp_path: Path) -> No
 
     both = Assistant(Settings(data_dir=tmp_path / "a", cache_dir=tmp_path), embedder=minilm)
     assert isinstance(both.ingest_embedder, OnnxMiniLM)
-    assert isinstance(both.query_embedder, OnnxMiniLM)
-    # ingest batches spin between operators, lone questions do not
-    both.ingest_embedder.embed(["a chunk"])
+    # one session for both sides: a process that ingests and answers loads the model once
+    assert both.query_embedder is both.ingest_embedder
     both.query_embedder.embed(["a question"])
-    spinning = {side: getattr(both, f"{side}_embedder")._session.get_session_options()
-                .get_session_config_entry("session.intra_op.allow_spinning")
-                for side in ("ingest", "query")}
-    assert spinning == {"ingest": "1", "query": "0"}
+    options = both.query_embedder._session.get_session_options()
+    # threads spin between operators during a run and stop when it returns
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
     torch_ingest = Assistant(Settings(data_dir=tmp_path / "b", cache_dir=tmp_path,
                                       onnx_ingest=False), embedder=minilm)
     assert torch_ingest.ingest_embedder is minilm
     assert isinstance(torch_ingest.query_embedder, OnnxMiniLM)
+    torch_queries = Assistant(Settings(data_dir=tmp_path / "c", cache_dir=tmp_path,
+                                       onnx_queries=False), embedder=minilm)
+    assert torch_queries.query_embedder is minilm
+    assert isinstance(torch_queries.ingest_embedder, OnnxMiniLM)
 
 
 SERVE = """
