@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,24 @@ DEFAULT_OUT = ROOT / "eval" / "reports" / "bench"
 # to 25% on this shared 2-core machine (a 10k bare encode took 249 s in one run, 315 in another).
 PAIRED_UP_TO = 2000
 DEFAULT_PAIRS = 3
+# newscite's and stock's query processes alternate this many times per store unless
+# --query-pairs says otherwise: one process each took 10-30 s here, and the retrieval p50 of
+# the same code differed by up to 20% between runs minutes apart
+DEFAULT_QUERY_PAIRS = 3
 KNOWN_ITEMS = 200  # sentences asked by the known-item recall of each ingested store
 
 
-def median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median wall time (the lower middle of an even count), whole: its CPU
-    time, peak memory and step timings stay those of one real run."""
-    ordered = sorted(runs, key=lambda x: x["seconds"])
+def median_run(runs: Sequence[dict[str, Any]],
+               key: Callable[[dict[str, Any]], float] = lambda x: x["seconds"]
+               ) -> dict[str, Any]:
+    """The run with the median `key` (wall time unless told; the lower middle of an even
+    count), whole: its CPU time, peak memory and step timings stay those of one real run."""
+    ordered = sorted(runs, key=key)
     return ordered[(len(ordered) - 1) // 2]
+
+
+def retrieve_p50(run: dict[str, Any]) -> float:
+    return float(run["retrieve"]["p50_ms"])
 
 
 def _sizes(text: str) -> list[int]:
@@ -68,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the filled embedded stores in --work and reuse them on the next "
                         "run with the same --work and --seed (a 1M fill takes ~40 min)")
     p.add_argument("--questions", type=int, default=200, help="questions per latency run")
+    p.add_argument("--query-pairs", type=int, default=DEFAULT_QUERY_PAIRS, metavar="N",
+                   help="query processes per store, alternating with stock's; the run with the "
+                        f"median retrieval p50 is reported (default {DEFAULT_QUERY_PAIRS})")
     p.add_argument("--load", action="store_true",
                    help="load test: concurrent clients against `newscite serve` (REST)")
     p.add_argument("--load-clients", type=int, default=20)
@@ -246,13 +259,29 @@ class Bench:
         row: dict[str, Any] = {"size": size, "chroma": where, "fill": filled}
         url = ["--chroma-url", chroma_url] if chroma_url else []
         q = ["--questions", str(self.args.questions)]
-        self.say(f"queries at {size} ({where}): newscite")
-        row["newscite"] = self.worker("query", "--data-dir", str(data), "--collection", coll,
-                                      *url, *q)
+        pairs = self.args.query_pairs
+        runs: list[dict[str, Any]] = []
+        stock_runs: list[dict[str, Any]] = []
+        for n in range(1, pairs + 1):
+            steps = [("newscite", runs, ["query", "--data-dir", str(data), "--collection", coll,
+                                         *url, *q])]
+            if stock:
+                steps.append(("stock", stock_runs, ["stock-query", "--data-dir", str(data),
+                                                    "--stock-collection", f"stock-{coll}", *q]))
+            # the pairs go AB, BA, AB...: a machine getting slower or faster through the run
+            # favours neither side
+            for name, into, cmd in (steps if n % 2 else steps[::-1]):
+                self.say(f"queries at {size} ({where}): {name} (run {n} of {pairs})")
+                into.append(self.worker(*cmd))
+        row["newscite"] = median_run(runs, key=retrieve_p50)
+        row["newscite_runs_ms"] = [_p50_p95(x) for x in runs]
         if stock:
-            self.say(f"queries at {size}: stock")
-            row["stock"] = self.worker("stock-query", "--data-dir", str(data),
-                                       "--stock-collection", f"stock-{coll}", *q)
+            row["stock"] = median_run(stock_runs, key=retrieve_p50)
+            row["stock_runs_ms"] = [_p50_p95(x) for x in stock_runs]
+            # each pair's ratios were measured side by side; the report uses their medians
+            row["stock_pair_ratios"] = {
+                stat: [a["retrieve"][f"{stat}_ms"] / b["retrieve"][f"{stat}_ms"]
+                       for a, b in zip(runs, stock_runs)] for stat in ("p50", "p95")}
         if serve:
             row["serve"] = self.serve(data, coll, chroma_url)
         if not chroma_url and not keep:
@@ -335,6 +364,10 @@ class Bench:
             json.dumps(self.results, indent=2, default=str), encoding="utf-8")
 
 
+def _p50_p95(run: dict[str, Any]) -> list[float]:
+    return [run["retrieve"]["p50_ms"], run["retrieve"]["p95_ms"]]
+
+
 def _reusable_fill(record: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
     """The fill record of a kept store made with the same size, seed and stock copy (None: fill
     again). The record is written only after a fill completes, so a cut-short fill is redone."""
@@ -403,12 +436,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.ingest_sizes = [min(args.ingest_sizes[0], 100)] if args.ingest_sizes else []
         args.retrieval_sizes = [300]
         args.questions = min(args.questions, 20)
-        args.ingest_pairs = 1
+        args.ingest_pairs = args.query_pairs = 1
         args.load_clients, args.load_per_client = min(args.load_clients, 4), min(
             args.load_per_client, 5)
     if (any(n <= 0 for n in args.ingest_sizes + args.retrieval_sizes) or args.questions <= 0
-            or (args.ingest_pairs is not None and args.ingest_pairs <= 0)):
-        print("error: sizes, --questions and --ingest-pairs must be positive", file=sys.stderr)
+            or (args.ingest_pairs is not None and args.ingest_pairs <= 0)
+            or args.query_pairs <= 0):
+        print("error: sizes, --questions, --ingest-pairs and --query-pairs must be positive",
+              file=sys.stderr)
         return 2
     if args.keep_stores and args.work is None:
         print("error: --keep-stores needs --work (the folder the stores are kept in)",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -141,10 +142,14 @@ def stock_figures(r: dict[str, Any]) -> list[tuple[str, float | None, float | No
         if "stock" not in x:
             continue
         n, s = x["newscite"], x["stock"]
-        pairs = [("retrieve p50 ms", n["retrieve"]["p50_ms"], s["retrieve"]["p50_ms"]),
-                 ("retrieve p95 ms", n["retrieve"]["p95_ms"], s["retrieve"]["p95_ms"]),
-                 ("query process peak RSS MB", n["peak_rss_mb"], s["peak_rss_mb"])]
-        out += [(f"{name} ({x['size']:,})", a, b, a / b if b else None) for name, a, b in pairs]
+        paired = x.get("stock_pair_ratios", {})  # absent in results from single runs
+        for name, stat in (("retrieve p50 ms", "p50"), ("retrieve p95 ms", "p95")):
+            a, b = n["retrieve"][f"{stat}_ms"], s["retrieve"][f"{stat}_ms"]
+            # alternating runs: the median of the side-by-side ratios, as for ingest pairs
+            ratio = statistics.median(paired[stat]) if paired.get(stat) else a / b if b else None
+            out.append((f"{name} ({x['size']:,})", a, b, ratio))
+        a, b = n["peak_rss_mb"], s["peak_rss_mb"]
+        out.append((f"query process peak RSS MB ({x['size']:,})", a, b, a / b if b else None))
     return out
 
 
@@ -239,6 +244,18 @@ def markdown(r: dict[str, Any]) -> str:
             f"{pair(n['retrieve'])} | {pair(n['answer'])} | {n['cold_first_query_s']:.2f} | "
             f"{_f(n['peak_rss_mb'], 0)} | {pair(s.get('first_pass'))} | "
             f"{pair(s.get('retrieve'))} |")
+    repeated = [x for x in r["retrieval"] if len(x.get("newscite_runs_ms", [])) > 1]
+    if repeated:
+        lines += ["", "Each store was queried by several processes, newscite's alternating "
+                  "with stock's (AB, BA, ...); the rows show the run with the median retrieve "
+                  "p50, and the ratios to stock below are the medians of the pairs' ratios. "
+                  "Every run's retrieve p50 / p95 (ms):", ""]
+        for x in repeated:
+            runs = "; ".join(f"{a:.1f} / {b:.1f}" for a, b in x["newscite_runs_ms"])
+            line = f"- {x['fill']['chunks']:,} chunks ({x['chroma']}): newscite {runs}"
+            if x.get("stock_runs_ms"):
+                line += "; stock " + "; ".join(f"{a:.1f} / {b:.1f}" for a, b in x["stock_runs_ms"])
+            lines.append(line)
     serve = [(x["fill"]["chunks"], x["serve"]) for x in r["retrieval"] if x.get("serve")]
     if serve:
         lines += ["", "## Serving (`newscite serve`, extractive, no LLM)", ""]

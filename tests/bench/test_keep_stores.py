@@ -25,7 +25,7 @@ def make_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str
     monkeypatch.setattr(bench_fill, "fill", fake_fill)
     b = bench.Bench(args, tmp_path)
     monkeypatch.setattr(b, "pool", lambda: None)
-    monkeypatch.setattr(b, "worker", lambda kind, *a: {"kind": kind})
+    monkeypatch.setattr(b, "worker", lambda kind, *a: {"kind": kind, **_latency(1.0, 2.0)})
     return b, fills
 
 
@@ -130,9 +130,70 @@ def test_median_run_is_one_real_run() -> None:
     assert bench.median_run(runs[:1]) == runs[0]
 
 
-def test_ingest_pairs_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench.main(["--ingest-pairs", "0"]) == 2
-    assert "--ingest-pairs must be positive" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", ["--ingest-pairs", "--query-pairs"])
+def test_pairs_must_be_positive(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    assert bench.main([flag, "0"]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "must be positive" in err
+
+
+def _latency(p50: float, p95: float) -> dict[str, Any]:
+    return {"retrieve": {"p50_ms": p50, "p95_ms": p95},
+            "answer": {"p50_ms": 2 * p50, "p95_ms": 2 * p95}, "cold_first_query_s": 1.0,
+            "peak_rss_mb": 300.0}
+
+
+def test_queries_alternate_with_stock_and_report_the_medians(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    b, fills = make_bench(tmp_path, monkeypatch)
+    b.args.no_stock = False  # stock runs beside newscite (three pairs by default)
+    calls: list[str] = []
+    runs = {"query": iter([_latency(10.0, 14.0), _latency(12.0, 20.0), _latency(9.0, 13.0)]),
+            "stock-query": iter([_latency(11.0, 13.0), _latency(16.0, 18.0),
+                                 _latency(10.0, 15.0)])}
+
+    def worker(kind: str, *args: str) -> dict[str, Any]:
+        calls.append(kind)
+        return runs[kind].__next__()
+
+    monkeypatch.setattr(b, "worker", worker)
+    row = b.retrieval(500)
+    assert fills == [500]
+    # AB, BA, AB: a drifting machine favours neither side
+    assert calls == ["query", "stock-query", "stock-query", "query", "query", "stock-query"]
+    assert row["newscite_runs_ms"] == [[10.0, 14.0], [12.0, 20.0], [9.0, 13.0]]
+    assert row["stock_runs_ms"] == [[11.0, 13.0], [16.0, 18.0], [10.0, 15.0]]
+    # the run with the median p50, whole (its p95 and answers are that run's)
+    assert row["newscite"] == _latency(10.0, 14.0)
+    assert row["stock"] == _latency(11.0, 13.0)
+    assert row["stock_pair_ratios"]["p50"] == pytest.approx([10 / 11, 12 / 16, 9 / 10])
+
+    from eval.bench_report import markdown, stock_figures
+
+    row["fill"] = {"chunks": 500}
+    report = {"ingest": [], "retrieval": [row], "help": {"median_s": 0.1, "runs": 5}}
+    figures = {f[0]: f for f in stock_figures(report)}
+    # the median of the side-by-side ratios, not the ratio of the two median runs
+    assert figures["retrieve p50 ms (500)"] == pytest.approx(("retrieve p50 ms (500)", 10.0,
+                                                              11.0, 0.9))
+    assert figures["retrieve p95 ms (500)"][3] == pytest.approx(14 / 13)
+    assert ("- 500 chunks (embedded): newscite 10.0 / 14.0; 12.0 / 20.0; 9.0 / 13.0; "
+            "stock 11.0 / 13.0; 16.0 / 18.0; 10.0 / 15.0") in markdown(report)
+
+
+def test_one_query_pair_reports_the_plain_ratio(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    b, _ = make_bench(tmp_path, monkeypatch, "--query-pairs", "1")
+    calls: list[str] = []
+
+    def worker(kind: str, *args: str) -> dict[str, Any]:
+        calls.append(kind)
+        return _latency(8.0, 12.0)
+
+    monkeypatch.setattr(b, "worker", worker)
+    row = b.retrieval(500)
+    assert calls == ["query"]  # --no-stock: newscite alone, once
+    assert row["newscite_runs_ms"] == [[8.0, 12.0]] and "stock_runs_ms" not in row
 
 
 def test_the_report_lists_every_paired_run() -> None:
