@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.chunk import sentence_spans
 from index.keyword_index import InvertedIndex
 from rag import text as tx
 
@@ -35,13 +36,20 @@ _WEIGHT_CACHE_ENTRIES = 16_000_000
 _WEIGHT_CACHE_PER_DOC = 40
 LOOKUP_COST = 6  # a posting lookup (binary search) against adding one posting, measured
 
+# `sentences`: each sentence's terms of the chunk text (`sentence_terms`), which the reranker
+# would otherwise work out for every hit of every question; NULL in rows written before it
+# existed (those hits are analysed at query time, and `Manifest.backfill_sentence_terms`
+# fills them in)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kw (
     rid INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT UNIQUE NOT NULL,
     article_id TEXT NOT NULL, length INTEGER NOT NULL, terms TEXT NOT NULL,
-    source TEXT NOT NULL, published_ts INTEGER NOT NULL);
+    source TEXT NOT NULL, published_ts INTEGER NOT NULL, sentences TEXT);
 CREATE INDEX IF NOT EXISTS kw_article ON kw(article_id);
 """
+# the first field of a stored `sentences` value: bump it when the analysis changes (words,
+# stop words, stemmer, sentence split), and values of another format are ignored
+SENTENCE_TERMS_FORMAT = "1"
 
 
 # rag.text's word pattern on lowercased ASCII text, where `[^\W_]` is `[a-z0-9]` and the only
@@ -124,6 +132,35 @@ def span_terms(text: str, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
     return [_kept_stems(_ASCII_WORD.findall(lowered[s:e])) for s, e in spans]
 
 
+def sentence_terms(text: str) -> str:
+    """A chunk text's terms per sentence, for the `sentences` column: the format, the number
+    of sentences, then the sentences' terms ("1;2;storm hit coast|mayor said")."""
+    per_sentence = span_terms(text, sentence_spans(text))
+    return (f"{SENTENCE_TERMS_FORMAT};{len(per_sentence)};"
+            + "|".join(" ".join(terms) for terms in per_sentence))
+
+
+def parse_sentence_terms(stored: str | None) -> list[list[str]] | None:
+    """`sentence_terms`' value back as lists; None when absent, damaged or of another format
+    (the caller then analyses the text itself)."""
+    if not stored:
+        return None
+    fmt, _, rest = stored.partition(";")
+    count, sep, body = rest.partition(";")
+    if fmt != SENTENCE_TERMS_FORMAT or not sep or not count.isdigit():
+        return None
+    if count == "0":
+        return [] if not body else None
+    parts = body.split("|")
+    if len(parts) != int(count):
+        return None
+    return [part.split(" ") if part else [] for part in parts]
+
+
+def has_sentences_column(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "sentences" for row in db.execute("PRAGMA table_info(kw)"))
+
+
 def term_counts(text: str) -> tuple[int, str]:
     """(length, "term:tf term:tf ...") for storage."""
     terms = query_terms(text)
@@ -132,7 +169,7 @@ def term_counts(text: str) -> tuple[int, str]:
 
 
 @lru_cache(maxsize=4096)
-def _chunk_refs(chunks_json: str) -> dict[str, tuple[int, int, int]]:
+def chunk_refs(chunks_json: str) -> dict[str, tuple[int, int, int]]:
     """An article's chunk list as stored in the manifest -> {chunk id: (position, start, end)}
     (cached by the stored text itself, so a replaced article cannot get stale entries: at
     10k chunks the JSON parsing was 0.5 ms a question). Callers must not change the dict."""
@@ -159,6 +196,7 @@ class Passage:
     source: str | None
     published: str | None
     url: str | None
+    sentence_terms: str | None = None  # as stored at ingest (see `sentence_terms`), if it was
 
 
 class KeywordSearcher(InvertedIndex):
@@ -169,6 +207,7 @@ class KeywordSearcher(InvertedIndex):
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._sentences = "NULL"  # the column to read stored sentence terms from, if any
         super().__init__(Path(f"{db_path}.kw-snapshot.npz") if snapshot else None)
 
     def _reset(self) -> None:
@@ -191,6 +230,10 @@ class KeywordSearcher(InvertedIndex):
             self._db = open_sqlite(path)
             if not is_read_only(path):  # a read-only data folder can still be searched
                 self._db.executescript(SCHEMA)
+            try:  # manifests from before the column read as NULL (`Manifest` adds it)
+                self._sentences = "kw.sentences" if has_sentences_column(self._db) else "NULL"
+            except sqlite3.Error:
+                self._sentences = "NULL"
         return self._db
 
     def refresh(self) -> None:
@@ -201,6 +244,8 @@ class KeywordSearcher(InvertedIndex):
             return  # no other connection committed anything since
         first = self._version is None
         self._version = version
+        if self._sentences == "NULL" and has_sentences_column(db):  # added by a writer since
+            self._sentences = "kw.sentences"
         if first and not len(self.ids):
             self._load_snapshot(db)
         appended = self._append_all(db, first)
@@ -236,23 +281,24 @@ class KeywordSearcher(InvertedIndex):
         marks = ",".join("?" * len(chunk_ids))
         try:
             with self._lock:
-                rows = self._conn().execute(
+                db = self._conn()
+                rows = db.execute(
                     "SELECT kw.chunk_id, a.id, a.title, a.text, a.chunks, a.source, a.published, "
-                    f"a.url FROM kw JOIN articles a ON a.id = kw.article_id "
+                    f"a.url, {self._sentences} FROM kw JOIN articles a ON a.id = kw.article_id "
                     f"WHERE kw.chunk_id IN ({marks})", list(chunk_ids)).fetchall()
         except sqlite3.Error:  # no manifest tables here: the caller asks Chroma
             return {}
         out: dict[str, Passage] = {}
         refs: dict[str, dict[str, tuple[int, int, int]]] = {}
-        for cid, aid, title, text, chunks, source, published, url in rows:
+        for cid, aid, title, text, chunks, source, published, url, sentences in rows:
             if aid not in refs:
-                refs[aid] = _chunk_refs(chunks)
+                refs[aid] = chunk_refs(chunks)
             ref = refs[aid].get(cid)
             if ref is None:
                 continue
             position, start, end = ref
             out[cid] = Passage(cid, aid, title, text[start:end], start, end, position,
-                               source or None, published or None, url or None)
+                               source or None, published or None, url or None, sentences)
         return out
 
     # --- scoring ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from index.chunk import embed_text
 from index.keyword import SCHEMA as KEYWORD_SCHEMA
-from index.keyword import term_counts
+from index.keyword import chunk_refs, has_sentences_column, sentence_terms, term_counts
 from index.models import Article, Chunk
 from index.store import published_ts
 from rag.errors import IndexError_
@@ -106,6 +106,11 @@ class Manifest:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA + KEYWORD_SCHEMA)
+            if not has_sentences_column(self.db):  # a manifest from before the column
+                self.db.execute("ALTER TABLE kw ADD COLUMN sentences TEXT")
+            # finds the rows `backfill_sentence_terms` has to fill without a table scan
+            self.db.execute("CREATE INDEX IF NOT EXISTS kw_no_sentences ON kw(rid) "
+                            "WHERE sentences IS NULL")
         except (OSError, sqlite3.Error) as exc:
             raise IndexError_(f"cannot open the index manifest {path}: {exc}") from exc
 
@@ -212,9 +217,10 @@ class Manifest:
                      json.dumps([[c.id, c.position, c.start, c.end] for c in chunks]), now))
                 db.execute("DELETE FROM kw WHERE article_id=?", (article.id,))
                 db.executemany("INSERT INTO kw (chunk_id, article_id, length, terms, source, "
-                               "published_ts) VALUES (?,?,?,?,?,?)",
+                               "published_ts, sentences) VALUES (?,?,?,?,?,?,?)",
                                [(c.id, article.id, *term_counts(embed_text(article.title, c.text)),
-                                 article.source or "", published_ts(article.published)) for c in chunks])
+                                 article.source or "", published_ts(article.published),
+                                 sentence_terms(c.text)) for c in chunks])
                 db.execute("DELETE FROM inflight WHERE article_id=?", (article.id,))
             previous = {k: self.article_for_key(k) for k in keys}
             db.executemany("INSERT OR REPLACE INTO keys VALUES (?, ?)", list(keys.items()))
@@ -225,6 +231,32 @@ class Manifest:
                     removed.append(old)
                     self._remove(db, old)
         return removed
+
+    def backfill_sentence_terms(self, batch: int = 2000) -> int:
+        """Store the sentence terms of chunks written before the `kw.sentences` column existed
+        (their hits are analysed at query time until then). One transaction per `batch` rows,
+        so an interrupted run keeps what it did; returns the number of rows filled."""
+        if self.read_only:
+            return 0
+        done = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT kw.rid, kw.chunk_id, a.text, a.chunks FROM kw JOIN articles a "
+                "ON a.id = kw.article_id WHERE kw.sentences IS NULL LIMIT ?", (batch,)).fetchall()
+            if not rows:
+                return done
+            if not done:
+                logger.warning("storing the sentence terms of chunks indexed by an older "
+                               "version (once; about 1 s per 10,000 chunks)")
+            values = []
+            for rid, cid, text, chunks in rows:
+                ref = chunk_refs(chunks).get(cid)
+                # "" (not NULL): a row its article does not list is not picked up again
+                values.append(("" if ref is None else sentence_terms(text[ref[1]:ref[2]]), rid))
+            with self.transaction() as db:
+                db.executemany("UPDATE kw SET sentences=? WHERE rid=? AND sentences IS NULL",
+                               values)
+            done += len(rows)
 
     def remove_article(self, article_id: str) -> bool:
         with self.transaction() as db:

@@ -151,6 +151,7 @@ class Indexer:
         with self._writing():
             self._check_meta()
             self._finish_pending()
+            self.manifest.backfill_sentence_terms()  # a no-op once done (a partial index)
             plan = self._plan(articles)
             t = time.perf_counter()
             chunked = [(a, chunk_article(a, self.settings.chunk_chars, self.settings.chunk_overlap))

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from index.chunk import sentence_spans
-from index.keyword import fast_fold, query_terms, span_terms
+from index.keyword import fast_fold, parse_sentence_terms, query_terms, span_terms
 from rag import text as tx
 from rag.types import Hit
 
@@ -70,13 +70,31 @@ class _Analysis:
 
 _CACHE: OrderedDict[str, _Analysis] = OrderedDict()
 _CACHE_SIZE = 2048  # passages; hits recur across questions (popular chunks, follow-ups)
+# sentence terms stored at ingest (`index.keyword.sentence_terms`) of passages just fetched,
+# by text, until `analyse` is asked for them: a hit's stored terms cost about a third of
+# analysing its text (at 100k chunks, about 25 of a question's 30 candidates are new to the
+# cache)
+_STORED: OrderedDict[str, str] = OrderedDict()
+_STORED_SIZE = 512
+
+
+def remember(text: str, stored: str | None) -> None:
+    """Note a passage's stored sentence terms, for `analyse` to use instead of the text."""
+    if stored and text not in _CACHE:
+        _STORED[text] = stored
+        while len(_STORED) > _STORED_SIZE:
+            try:
+                _STORED.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
 
 
 def analyse(text: str) -> _Analysis:
     """Terms, per-sentence term sets, folded text and 3-word shingles of a passage (cached).
 
     Each sentence is tokenised once and the passage's terms are their concatenation (sentence
-    boundaries fall on whitespace, so this equals tokenising the whole text)."""
+    boundaries fall on whitespace, so this equals tokenising the whole text). Terms stored at
+    ingest (`remember`) are used when they are there."""
     got = _CACHE.get(text)
     if got is not None:
         try:
@@ -84,7 +102,9 @@ def analyse(text: str) -> _Analysis:
         except KeyError:  # evicted by another thread meanwhile
             pass
         return got
-    per_sentence = span_terms(text, sentence_spans(text))
+    per_sentence = parse_sentence_terms(_STORED.pop(text, None))
+    if per_sentence is None:
+        per_sentence = span_terms(text, sentence_spans(text))
     terms = [term for sentence in per_sentence for term in sentence]
     got = _Analysis(
         terms=tuple(terms), term_set=frozenset(terms),

@@ -280,7 +280,7 @@ class HybridRetriever:
         self.settings = settings
         self.store = store
         self.keyword = KeywordSearcher(keyword_db)
-        self.dense = DenseRetriever(store, embedder, passages=self.keyword.passages)
+        self.dense = DenseRetriever(store, embedder, passages=self._passages)
         self.weights = fusion.RerankWeights()
         self.sentences = fusion.SentenceSimilarity(self.dense.embed_texts)
         # hybrid searches run BM25 here, beside the question's embedding and dense search
@@ -344,11 +344,20 @@ class HybridRetriever:
             query, n, sources=f.sources, article_ids=f.article_ids,
             date_from=published_ts(f.date_from), date_to=published_ts(f.date_to))]
 
+    def _passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+        """The manifest's passages; their stored sentence terms go to the reranker's cache."""
+        from rag import fusion
+
+        found = self.keyword.passages(chunk_ids)
+        for p in found.values():
+            fusion.remember(p.text, p.sentence_terms)
+        return found
+
     def _keyword_hits(self, missing: list[str]) -> dict[str, Hit]:
         """Keyword-only hits: text and metadata from the manifest (no Chroma round trip), and
         from Chroma for ids the manifest cannot place."""
         out = {cid: hit_from_metadata(cid, p.text, passage_metadata(p), 0.0)
-               for cid, p in self.keyword.passages(missing).items()}
+               for cid, p in self._passages(missing).items()}
         missing = [cid for cid in missing if cid not in out]
         if missing:
             got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])

@@ -40,6 +40,19 @@ def test_keyword_rows(built):
     assert problems["orphan-keyword"].chunk_ids == ("x-1",)
 
 
+def test_keyword_sentence_terms(built):
+    db = built.manifest.db
+    first, second, third = sorted(built.manifest.keyword_ids())[:3]
+    db.execute("UPDATE kw SET sentences = '1;1;wrong term' WHERE chunk_id=?", (first,))
+    db.execute("UPDATE kw SET sentences = NULL WHERE chunk_id=?", (second,))  # not filled yet
+    db.execute("UPDATE kw SET sentences = '9;1;other format' WHERE chunk_id=?", (third,))
+    problems = {p.kind: p for p in verify(built)}
+    assert set(problems) == {"keyword-sentences"}
+    assert problems["keyword-sentences"].chunk_ids == (first,)
+    rebuild(built)
+    assert verify(built) == []
+
+
 def test_chroma_chunks(built):
     col = built.store.collection
     ids = sorted(built.store.ids())
