@@ -56,29 +56,34 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
 
 def score_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
     """Score every sentence of the hits: idf-weighted term coverage + answer type + rank prior."""
-    q_list = tx.terms(question)
+    from rag.fusion import analyse, fast_terms
+
+    q_list = fast_terms(question)
     q_terms = set(q_list)
     q_pairs = set(zip(q_list, q_list[1:]))
-    sentences: list[tuple[int, int, int, str, set[str]]] = []
+    sentences: list[tuple[int, int, int, str, frozenset[str], tuple[str, ...]]] = []
     for i, hit in enumerate(hits):
-        for s, e in sentence_spans(hit.text):
-            sent = hit.text[s:e]
-            sentences.append((i, s, e, sent, set(tx.terms(sent))))
+        # the reranker's analysis of the hit (cached, often from terms stored at ingest): the
+        # terms of each of its sentences, as `tx.terms` gives them
+        analysis = analyse(hit.text)
+        for (s, e), term_set, term_list in zip(sentence_spans(hit.text),
+                                               analysis.sentence_terms,
+                                               analysis.sentence_lists):
+            sentences.append((i, s, e, hit.text[s:e], term_set, term_list))
     if not sentences:
         return []
-    df = Counter(t for *_, ts in sentences for t in ts & q_terms)
+    df = Counter(t for *_, ts, _ in sentences for t in ts & q_terms)
     n = len(sentences)
     # terms absent from every passage weigh most: they are what the passages do not cover
     weight = {t: math.log((n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
     total = sum(weight.values()) or 1.0
     kind = answer_type(question)
     out = []
-    for i, s, e, sent, ts in sentences:
+    for i, s, e, sent, ts, s_list in sentences:
         coverage = sum(weight[t] for t in q_terms & ts) / total if q_terms else 0.0
         typed = _typed(kind, sent, question)
         prior = 0.1 / (1 + i)
         # adjacent question terms kept together ("Turkish soldiers") beat scattered matches
-        s_list = tx.terms(sent)
         pairs = len(q_pairs & set(zip(s_list, s_list[1:]))) / len(q_pairs) if q_pairs else 0.0
         score = coverage + 0.25 * pairs + (0.15 if typed and kind else 0.0) + prior
         out.append(Candidate(i, s, e, sent, score, coverage, typed))

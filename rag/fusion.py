@@ -64,6 +64,7 @@ class _Analysis:
     terms: tuple[str, ...]
     term_set: frozenset[str]
     sentence_terms: tuple[frozenset[str], ...]
+    sentence_lists: tuple[tuple[str, ...], ...]  # the same terms in order, per sentence
     folded: str
     shingles: frozenset[tuple[str, ...]]
 
@@ -108,7 +109,8 @@ def analyse(text: str) -> _Analysis:
     terms = [term for sentence in per_sentence for term in sentence]
     got = _Analysis(
         terms=tuple(terms), term_set=frozenset(terms),
-        sentence_terms=tuple(map(frozenset, per_sentence)), folded=fast_fold(text),
+        sentence_terms=tuple(map(frozenset, per_sentence)),
+        sentence_lists=tuple(map(tuple, per_sentence)), folded=fast_fold(text),
         shingles=frozenset(zip(terms, terms[1:], terms[2:])) if len(terms) > 2
         else frozenset([tuple(terms)]))
     _CACHE[text] = got

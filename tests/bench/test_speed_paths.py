@@ -39,6 +39,8 @@ def test_fast_terms_equal_rag_text_terms() -> None:
         assert a.terms == tuple(terms) and a.term_set == set(terms)
         assert a.sentence_terms == tuple(frozenset(tx.terms(text[s:e]))
                                          for s, e in sentence_spans(text))
+        assert a.sentence_lists == tuple(tuple(tx.terms(text[s:e]))
+                                         for s, e in sentence_spans(text))
         assert a.shingles == {tuple(terms[i:i + 3]) for i in range(max(1, len(terms) - 2))}
     for text in [*paragraphs, "Plain words here. More plain words, and a last one."]:
         spans = [*sentence_spans(text), (0, len(text)), (3, 40), (5, 5)]  # mid-word cuts too
