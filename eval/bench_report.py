@@ -179,14 +179,21 @@ def markdown(r: dict[str, Any]) -> str:
     paired = [x for x in r["ingest"] if len(x.get("newscite_runs_s", [])) > 1]
     if paired:
         lines.append("")
-        lines.append("Bare encode and first ingest ran in alternating pairs; the row shows "
-                     "the median run of each and the median of the pairs' wall and CPU "
-                     "ratios. Every pair (s):")
+        lines.append("Bare encode and first ingest ran in alternating pairs (stock's with its "
+                     "own bare encode likewise); the rows show the median run of each and the "
+                     "median of the pairs' wall and CPU ratios. Every pair (s):")
         lines.append("")
-        lines += [f"- {x['newscite']['chunks']:,} chunks ({x['chroma']}): bare encode "
-                  f"{', '.join(_f(v) for v in x['bare_runs_s'])}; newscite "
-                  f"{', '.join(_f(v) for v in x['newscite_runs_s'])}; ratios "
-                  f"{', '.join(f'{v:.3f}' for v in x['pair_ratios'])}" for x in paired]
+        for x in paired:
+            line = (f"- {x['newscite']['chunks']:,} chunks ({x['chroma']}): bare encode "
+                    f"{', '.join(_f(v) for v in x['bare_runs_s'])}; newscite "
+                    f"{', '.join(_f(v) for v in x['newscite_runs_s'])}; ratios "
+                    f"{', '.join(f'{v:.3f}' for v in x['pair_ratios'])}")
+            if len(x.get("stock_runs_s", [])) > 1:
+                line += (f". Stock: its bare encode "
+                         f"{', '.join(_f(v) for v in x['stock_bare_runs_s'])}; stock "
+                         f"{', '.join(_f(v) for v in x['stock_runs_s'])}; ratios "
+                         f"{', '.join(f'{v:.3f}' for v in x['stock_pair_ratios'])}")
+            lines.append(line)
     stock = [x for x in r["ingest"] if "stock" in x]
     if stock:
         lines += ["", "Stock LlamaIndex (IngestionPipeline + SentenceSplitter + "

@@ -106,6 +106,36 @@ def test_small_ingests_alternate_pairs_and_report_the_medians(
     assert row["cpu_ratio_to_encode"] == pytest.approx(1.3)
 
 
+def test_stock_ingests_alternate_pairs_too(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    b, _ = make_bench(tmp_path, monkeypatch, "--ingest-pairs", "3")
+    b.args.no_stock = False
+    calls: list[tuple[str, bool]] = []
+    times = {("encode", False): iter([10.0, 10.0, 10.0]),
+             ("encode", True): iter([4.0, 5.0, 6.0]),
+             ("stock-ingest", True): iter([5.0, 7.0, 6.6, 2.0, 3.0, 8.0, 9.0])}
+
+    def worker(kind: str, *args: str) -> dict[str, Any]:
+        stock = kind == "stock-ingest" or "stock" in args
+        calls.append((kind, stock))
+        seconds = next(times.get((kind, stock), iter([])), 1.0)
+        return {"seconds": seconds, "cpu_seconds": seconds, "chunks": 10, "peak_rss_mb": 1.0,
+                "timings": {}}
+
+    monkeypatch.setattr(b, "worker", worker)
+    row = b.ingest(300)
+    stock_calls = [c for c in calls if c[1]]
+    # stock's bare encode and first ingest side by side, then its unchanged re-run
+    assert stock_calls[:7] == [("encode", True), ("stock-ingest", True)] * 3 + [
+        ("stock-ingest", True)]
+    assert row["stock_bare_runs_s"] == [4.0, 5.0, 6.0]
+    assert row["stock_runs_s"] == [5.0, 7.0, 6.6]
+    assert row["stock_pair_ratios"] == pytest.approx([1.25, 1.4, 1.1])
+    assert row["stock_ratio_to_encode"] == pytest.approx(1.25)  # the median of the pairs
+    assert row["stock"]["seconds"] == 6.6 and row["stock_bare"]["seconds"] == 5.0
+    assert row["stock_unchanged"]["seconds"] == 2.0
+
+
 @pytest.mark.parametrize(("extra", "pairs"), [((), 1), (("--ingest-pairs", "2"), 2)])
 def test_large_ingests_run_one_pair_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 extra: tuple[str, ...], pairs: int) -> None:
