@@ -49,6 +49,21 @@ def median_run(runs: Sequence[dict[str, Any]],
     return ordered[(len(ordered) - 1) // 2]
 
 
+def paired_figures(bares: Sequence[dict[str, Any]], firsts: Sequence[dict[str, Any]], *,
+                   prefix: str, name: str) -> dict[str, Any]:
+    """An ingest row's figures from alternating bare encodes and first ingests: the median run
+    of each (keys `<prefix>bare` and `name`), every run's seconds, and each pair's ratio with
+    the medians of the wall and CPU ratios (each pair was measured side by side)."""
+    ratios = [x["seconds"] / y["seconds"] for x, y in zip(firsts, bares)]
+    return {f"{prefix}bare": median_run(bares), name: median_run(firsts),
+            f"{prefix}bare_runs_s": [x["seconds"] for x in bares],
+            f"{name}_runs_s": [x["seconds"] for x in firsts],
+            f"{prefix}pair_ratios": ratios,
+            f"{prefix}ratio_to_encode": statistics.median(ratios),
+            f"{prefix}cpu_ratio_to_encode": statistics.median(
+                x["cpu_seconds"] / y["cpu_seconds"] for x, y in zip(firsts, bares))}
+
+
 def retrieve_p50(run: dict[str, Any]) -> float:
     return float(run["retrieve"]["p50_ms"])
 
@@ -147,20 +162,17 @@ class Bench:
         # bare encode and first ingest alternate, each pair on empty folders (a new collection
         # on a server); the row keeps the median run of each and the median of the pairs' ratios
         pairs = self.args.ingest_pairs or (DEFAULT_PAIRS if size <= PAIRED_UP_TO else 1)
-        bares: list[dict[str, Any]] = []
-        firsts: list[dict[str, Any]] = []
-        for n in range(1, pairs + 1):
-            self.say(f"ingest {size} chunks ({where}): bare encode, then newscite "
-                     f"(pair {n} of {pairs})")
-            bares.append(self.worker("encode", "--data-dir", str(base), "--corpus",
-                                     str(corpus)))
-            shutil.rmtree(nd, ignore_errors=True)
-            coll = ["--collection", f"bench-{size}-{int(time.time())}-{n}"]
-            firsts.append(self.worker("ingest", "--data-dir", str(nd), "--corpus", str(corpus),
-                                      "--preload", *url, *coll))
-        row["bare"], row["newscite"] = median_run(bares), median_run(firsts)
-        row["bare_runs_s"] = [x["seconds"] for x in bares]
-        row["newscite_runs_s"] = [x["seconds"] for x in firsts]
+        stamp = int(time.time())
+
+        def collection(n: int) -> list[str]:  # pair n's (on a server each pair needs its own)
+            return ["--collection", f"bench-{size}-{stamp}-{n}"]
+
+        row.update(paired_figures(*self.alternate(
+            pairs, f"ingest {size} chunks ({where}): bare encode, then newscite",
+            ["encode", "--data-dir", str(base), "--corpus", str(corpus)], nd,
+            lambda n: ["ingest", "--data-dir", str(nd), "--corpus", str(corpus), "--preload",
+                       *url, *collection(n)]), prefix="", name="newscite"))
+        coll = collection(pairs)  # the last pair's store is the one kept for the re-ingests
         self.say(f"ingest {size} ({where}): newscite re-ingest, unchanged")
         row["newscite_unchanged"] = self.worker("ingest", "--data-dir", str(nd), "--corpus",
                                                 str(corpus), *url, *coll)
@@ -171,23 +183,11 @@ class Bench:
         if stock:
             # stock's own bare encode and first ingest alternate too, as many pairs as
             # newscite's: its ratio to its encode is a figure of the comparison
-            stock_bares: list[dict[str, Any]] = []
-            stock_firsts: list[dict[str, Any]] = []
-            for n in range(1, pairs + 1):
-                self.say(f"ingest {size}: stock bare encode, then stock ingest "
-                         f"(pair {n} of {pairs})")
-                stock_bares.append(self.worker("encode", "--data-dir", str(base), "--corpus",
-                                               str(corpus), "--texts", "stock"))
-                shutil.rmtree(sd, ignore_errors=True)
-                stock_firsts.append(self.worker("stock-ingest", "--data-dir", str(sd),
-                                                "--corpus", str(corpus), "--preload"))
-            row["stock_bare"], row["stock"] = median_run(stock_bares), median_run(stock_firsts)
-            row["stock_bare_runs_s"] = [x["seconds"] for x in stock_bares]
-            row["stock_runs_s"] = [x["seconds"] for x in stock_firsts]
-            row["stock_pair_ratios"] = [x["seconds"] / y["seconds"]
-                                        for x, y in zip(stock_firsts, stock_bares)]
-            row["stock_cpu_ratio_to_encode"] = statistics.median(
-                x["cpu_seconds"] / y["cpu_seconds"] for x, y in zip(stock_firsts, stock_bares))
+            row.update(paired_figures(*self.alternate(
+                pairs, f"ingest {size}: stock bare encode, then stock ingest",
+                ["encode", "--data-dir", str(base), "--corpus", str(corpus), "--texts", "stock"],
+                sd, lambda n: ["stock-ingest", "--data-dir", str(sd), "--corpus", str(corpus),
+                               "--preload"]), prefix="stock_", name="stock"))
             self.say(f"ingest {size}: stock unchanged")
             row["stock_unchanged"] = self.worker("stock-ingest", "--data-dir", str(sd),
                                                  "--corpus", str(corpus))
@@ -224,19 +224,27 @@ class Bench:
                 row["stock_matched_changed"] = self.worker(
                     "stock-ingest", "--data-dir", str(smd), "--corpus", str(corpus), *matched)
         n = row["newscite"]
-        # each pair's ratio was measured side by side; the row reports their median
-        row["pair_ratios"] = [x["seconds"] / y["seconds"] for x, y in zip(firsts, bares)]
-        row["ratio_to_encode"] = statistics.median(row["pair_ratios"])
-        row["cpu_ratio_to_encode"] = statistics.median(
-            x["cpu_seconds"] / y["cpu_seconds"] for x, y in zip(firsts, bares))
         row["unchanged_fraction"] = row["newscite_unchanged"]["seconds"] / n["seconds"]
         embed = n.get("timings", {}).get("embed")
         row["ratio_to_own_embed"] = n["seconds"] / embed if embed else None
-        if stock:
-            row["stock_ratio_to_encode"] = statistics.median(row["stock_pair_ratios"])
         for folder in (nd, sd, smd):
             shutil.rmtree(folder, ignore_errors=True)
         return row
+
+    def alternate(self, pairs: int, what: str, encode: list[str], folder: Path,
+                  first_ingest: Callable[[int], list[str]]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """`pairs` alternating runs of a bare encode (the worker arguments `encode`) and a
+        first ingest into the emptied `folder` (`first_ingest(n)` gives the arguments of pair
+        n): (the encode runs, the ingest runs)."""
+        bares: list[dict[str, Any]] = []
+        firsts: list[dict[str, Any]] = []
+        for n in range(1, pairs + 1):
+            self.say(f"{what} (pair {n} of {pairs})")
+            bares.append(self.worker(*encode))
+            shutil.rmtree(folder, ignore_errors=True)
+            firsts.append(self.worker(*first_ingest(n)))
+        return bares, firsts
 
     # --- retrieval ----------------------------------------------------------------------------
     def pool(self) -> Any:

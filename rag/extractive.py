@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from index.chunk import sentence_spans
 from rag import text as tx
+from rag.fusion import analyse, fast_terms
 from rag.types import REFUSAL, Hit
 
 _HOW_MANY = re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|share|toll)\b|\bdeath toll\b",
@@ -56,8 +57,6 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
 
 def score_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
     """Score every sentence of the hits: idf-weighted term coverage + answer type + rank prior."""
-    from rag.fusion import analyse, fast_terms
-
     q_list = fast_terms(question)
     q_terms = set(q_list)
     q_pairs = set(zip(q_list, q_list[1:]))
