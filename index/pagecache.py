@@ -4,15 +4,16 @@ Each question reads a few dozen scattered pages of the manifest database (the te
 metadata of its hits). On a server that has just started, or after other work pushed the
 database out of the page cache, each of those pages is a disk read: at a million chunks that
 made retrieval several times slower until the cache had warmed up question by question.
-`prefetch` asks the kernel to read the whole file (`posix_fadvise` with `WILLNEED`) and then
-reads it through, so that it returns once the file is cached; callers run it on a background
-thread that nothing waits for. It is skipped when the file would take more than half of the
+`prefetch` has a child process ask the kernel to read the whole file (`posix_fadvise` with
+`WILLNEED`) and read it through, so that it returns once the file is cached; callers run it on
+a background thread that nothing waits for. It is skipped when the file would take more than half of the
 memory the system has available.
 """
 from __future__ import annotations
 
 import logging
-import os
+import subprocess
+import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -31,12 +32,28 @@ def available_bytes() -> int | None:
     return None
 
 
-def prefetch(path: Path, share: float = 0.5) -> bool:
-    """Start reading `path` into the page cache in the background when it takes at most
-    `share` of the available memory; True when the read was requested."""
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is None:  # not on this platform
-        return False
+# Run in a child process: the file is the manifest database, and this process holds SQLite
+# connections to it. POSIX locks belong to a process and a file, so closing any descriptor of
+# the file here would silently drop the locks SQLite holds on it; another process closing its
+# own connection would then think it was the last one and delete the -wal and -shm files under
+# this process's feet (its later writes lost). The page cache is shared, so a child that reads
+# the file warms it for this process just as well.
+_READER = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+if hasattr(os, "posix_fadvise"):
+    os.posix_fadvise(fd, 0, size, os.POSIX_FADV_WILLNEED)
+buffer = bytearray(int(sys.argv[2]))
+while os.readv(fd, [buffer]) > 0:
+    pass
+"""
+
+
+def prefetch(path: Path, share: float = 0.5, timeout: float = 600.0) -> bool:
+    """Read `path` into the page cache (in a child process, see `_READER`) when it takes at
+    most `share` of the available memory; True when it was read. Blocks until the file is
+    read: callers run it on a background thread that nothing waits for."""
     try:
         size = path.stat().st_size
     except OSError:
@@ -47,19 +64,15 @@ def prefetch(path: Path, share: float = 0.5) -> bool:
                     size >> 20)
         return False
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        # -S -I: no site packages, no user paths: the child starts in milliseconds
+        done = subprocess.run([sys.executable, "-S", "-I", "-c", _READER, str(path),
+                               str(_CHUNK)], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.info("could not prefetch %s: %s", path, exc)
         return False
-    try:
-        advise(fd, 0, size, os.POSIX_FADV_WILLNEED)
-        # the advice only starts the read; reading the file through as well means the caller's
-        # thread ends when the file is in the cache (at 1M chunks, timed questions right
-        # after the advice still read ~450 KB each from disk)
-        buffer = bytearray(_CHUNK)
-        while os.readv(fd, [buffer]) > 0:
-            pass
-    except OSError:
+    if done.returncode != 0:
+        logger.info("could not prefetch %s: %s", path, done.stderr.decode(errors="replace")[-300:])
         return False
-    finally:
-        os.close(fd)
     return True

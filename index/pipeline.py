@@ -1,7 +1,6 @@
 """Ingest: load, clean, chunk, diff against the manifest, embed, write Chroma and the manifest."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
@@ -16,11 +15,12 @@ import numpy as np
 
 from index.chunk import chunk_article, embed_text
 from index.embed import Embedder
+from index.locks import write_lock
 from index.manifest import Manifest
 from index.memory import release_free_memory
 from index.models import Article, Chunk, IngestReport, Skipped
 from index.store import ChromaStore
-from rag.errors import IndexError_, IndexLockedError
+from rag.errors import IndexError_
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,28 +52,6 @@ def _load_with_warnings(paths: list[str | Path]) -> tuple[list[Article | Skipped
 
     warnings: list[str] = []
     return list(load_paths(paths, warnings=warnings)), warnings
-
-
-@contextmanager
-def write_lock(data_dir: Path) -> Iterator[None]:
-    """One writer per data folder; a second one fails fast."""
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(data_dir / "write.lock", "a+")  # noqa: SIM115 - held for the block
-    except OSError as exc:
-        raise IndexError_(f"cannot write to the data folder {data_dir}: {exc.strerror}") from exc
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.close()
-        raise IndexLockedError(
-            f"another newscite process is writing to {data_dir}; wait for it to finish"
-        ) from exc
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
 
 
 def _group_chunks() -> int:

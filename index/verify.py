@@ -296,7 +296,7 @@ def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
 
     Holds the write lock; if interrupted, `verify` reports it and running rebuild again finishes.
     """
-    from index.pipeline import write_lock
+    from index.locks import write_lock
     from index.store import ChromaStore
 
     started = time.perf_counter()

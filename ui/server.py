@@ -258,13 +258,27 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
     """Index `ingest` folders (if any), then serve until interrupted.
 
     Any address but loopback needs `auth_token` (or `insecure=True`, with a warning)."""
+    from index.locks import hold_for_serving, release_serving
+
+    check_bind(host, auth_token, insecure)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    shown = f"[{host}]" if ":" in host else host
+    data_dir = Path(settings.data_dir)
+    # while this process serves the folder, other processes may read it but not write it
+    hold_for_serving(data_dir, f"http://{shown}:{port}/")
+    try:
+        _serve(settings, host, port, shown, ingest, auth_token)
+    finally:
+        release_serving(data_dir)
+
+
+def _serve(settings: Any, host: str, port: int, shown: str, ingest: Sequence[str | Path],
+           auth_token: str | None) -> None:
     import uvicorn
 
     from rag.assistant import Assistant
     from rag.errors import RagError
 
-    check_bind(host, auth_token, insecure)
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     assistant = Assistant(settings)
     if ingest:
         report = assistant.ingest(list(ingest))
@@ -282,7 +296,6 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
     # on loopback, only loopback names: a rebinding DNS name pointing here is refused
     hosts = (LOOPBACK_NAMES | {host.lower().strip("[]")}) if is_loopback(host) else None
     app = create_app(assistant, auth_token=auth_token, allowed_hosts=hosts)
-    shown = f"[{host}]" if ":" in host else host
     logger.warning("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
                    "/docs)%s; press Ctrl+C to stop", len(assistant.articles()), shown, port,
                    "; open it once as /?token=TOKEN" if auth_token else "")

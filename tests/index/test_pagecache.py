@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,15 +13,16 @@ from index import pagecache
 
 
 @pytest.fixture
-def advised(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
-    calls: list[tuple[int, int, int]] = []
-    real = os.posix_fadvise
+def advised(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The reader processes `prefetch` starts (their command lines); they run for real."""
+    calls: list[list[str]] = []
+    real = subprocess.run
 
-    def record(fd: int, offset: int, length: int, advice: int) -> None:
-        calls.append((offset, length, advice))
-        real(fd, offset, length, advice)
+    def record(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        calls.append([str(a) for a in args])
+        return real(args, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(os, "posix_fadvise", record)
+    monkeypatch.setattr(subprocess, "run", record)
     return calls
 
 
@@ -26,7 +30,7 @@ def test_a_file_that_fits_is_read_ahead_whole(tmp_path: Path, advised: list) -> 
     path = tmp_path / "manifest.sqlite"
     path.write_bytes(b"x" * 100_000)
     assert pagecache.prefetch(path) is True
-    assert advised == [(0, 100_000, os.POSIX_FADV_WILLNEED)]
+    assert len(advised) == 1 and advised[0][-2] == str(path)
 
 
 def test_a_file_too_large_for_free_memory_is_left_alone(tmp_path: Path, advised: list,
@@ -60,24 +64,57 @@ def test_the_assistant_prefetches_its_manifest(tmp_path: Path, advised: list) ->
                           embedder=HashEmbedder())
     path = assistant.manifest.path  # opening the manifest creates the file
     assistant.prefetch().join(10)
-    assert advised == [(0, path.stat().st_size, os.POSIX_FADV_WILLNEED)]
+    assert len(advised) == 1 and advised[0][-2] == str(path)
     assistant.close()
 
 
-def test_the_prefetch_returns_once_the_file_is_read(tmp_path: Path, advised: list,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """After the advice the file is read through (in 1 MiB reads here), so a thread running
-    the prefetch ends when the file is in the page cache."""
+def test_a_reader_that_fails_is_reported_as_not_prefetched(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "manifest.sqlite"
-    path.write_bytes(os.urandom(3 * (1 << 20) + 5))
-    reads: list[int] = []
-    real = os.readv
+    path.write_bytes(b"x" * 10)
+    monkeypatch.setattr(pagecache, "_READER", "raise SystemExit(3)")
+    assert pagecache.prefetch(path) is False
 
-    def count(fd: int, buffers: list) -> int:
-        got = real(fd, buffers)
-        reads.append(got)
-        return got
 
-    monkeypatch.setattr(os, "readv", count)
+def _wal_connection(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+    return db
+
+
+def _open_and_close_elsewhere(path: Path) -> None:
+    """What a CLI command does to a served folder's manifest: open, read, close."""
+    code = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+            "db.execute('SELECT COUNT(*) FROM t').fetchone(); db.close()")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60)
+
+
+def test_prefetching_keeps_this_process_sqlite_locks(tmp_path: Path) -> None:
+    """A prefetch in a process that holds a WAL connection must not drop that connection's
+    locks: otherwise another process closing its connection deletes the -wal file, and the
+    rows this process writes next are lost."""
+    path = tmp_path / "manifest.sqlite"
+    db = _wal_connection(path)
+    db.execute("INSERT INTO t VALUES (1)")
     assert pagecache.prefetch(path) is True
-    assert sum(reads) == path.stat().st_size and reads[-1] == 0
+    _open_and_close_elsewhere(path)
+    assert Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()
+    db.execute("INSERT INTO t VALUES (2)")
+    db.close()
+    fresh = sqlite3.connect(str(path))
+    assert [r[0] for r in fresh.execute("SELECT v FROM t ORDER BY v")] == [1, 2]
+    assert fresh.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    fresh.close()
+
+
+def test_closing_a_descriptor_in_process_is_what_loses_the_locks(tmp_path: Path) -> None:
+    """The failure the child process avoids, shown directly: after an open/close of the
+    database file in this process, another process's close removes the -wal file."""
+    path = tmp_path / "manifest.sqlite"
+    db = _wal_connection(path)
+    db.execute("INSERT INTO t VALUES (1)")
+    os.close(os.open(path, os.O_RDONLY))
+    _open_and_close_elsewhere(path)
+    assert not Path(f"{path}-wal").exists()
+    db.close()
