@@ -112,7 +112,8 @@ class Indexer:
             load_seconds = time.perf_counter() - t
             report = self.ingest_articles([a for a in loaded if isinstance(a, Article)], progress)
         report = replace(report, skipped=tuple(s for s in loaded if isinstance(s, Skipped)),
-                         warnings=tuple(warnings), seconds=time.perf_counter() - started,
+                         warnings=tuple(warnings) + report.warnings,
+                         seconds=time.perf_counter() - started,
                          timings={"load": load_seconds, **report.timings})
         logger.info("ingest: %s", report.summary())
         return report
@@ -132,15 +133,14 @@ class Indexer:
             self.manifest.backfill_sentence_terms()  # a no-op once done (a partial index)
             plan = self._plan(articles)
             t = time.perf_counter()
-            chunked = [(a, chunk_article(a, self.settings.chunk_chars, self.settings.chunk_overlap))
-                       for a in plan.new]
+            chunked, warnings = self._chunk(plan.new)
             timings["chunk"] = time.perf_counter() - t
             embedded, removed = self._write(chunked, plan.keys if keys is None else keys,
                                             progress, timings)
         return IngestReport(
             added=tuple(plan.added), updated=tuple(plan.updated),
             unchanged=tuple(plan.unchanged), removed=tuple(removed), chunks_embedded=embedded,
-            seconds=time.perf_counter() - started, timings=timings)
+            seconds=time.perf_counter() - started, timings=timings, warnings=tuple(warnings))
 
     def delete(self, article_id: str) -> bool:
         with self._writing():
@@ -151,6 +151,23 @@ class Indexer:
             return True
 
     # --- steps ------------------------------------------------------------------------------
+    def _chunk(self, articles: Sequence[Article]
+               ) -> tuple[list[tuple[Article, list[Chunk]]], list[str]]:
+        """Each article's chunks, at most `max_article_chunks` of them (with a warning)."""
+        cap = self.settings.max_article_chunks
+        out, warnings = [], []
+        for article in articles:
+            chunks = chunk_article(article, self.settings.chunk_chars, self.settings.chunk_overlap)
+            if len(chunks) > cap:
+                kept = chunks[cap - 1].end
+                warnings.append(
+                    f"{article.path}: \"{article.title[:60]}\" is {len(chunks):,} passages long; "
+                    f"only its first {cap:,} (the first {kept:,} of {len(article.text):,} "
+                    "characters) are indexed")
+                chunks = chunks[:cap]
+            out.append((article, chunks))
+        return out, warnings
+
     def _check_meta(self) -> None:
         """Refuse to mix chunking settings or embedding models within one index."""
         wanted = {"embed_model": self.embedder.name, "dim": str(self.embedder.dim),

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class Assistant:
         self._retriever: Any = None
         self._engines: dict[str, Any] = {}
         self._auto: str | None = None  # what engine="auto" resolved to
+        self._background: Embedder | None = None  # see _background_embedder
 
     # --- parts, built lazily so `import rag` stays fast -------------------------------------
     @property
@@ -80,25 +82,51 @@ class Assistant:
                                                   str(self.manifest.path))
             return self._retriever
 
-    def _indexer(self) -> Any:
+    @contextmanager
+    def _indexer(self, embedder: Embedder | None = None) -> Iterator[Any]:
+        """An Indexer writing through a manifest connection of its own: questions answered
+        meanwhile read the manifest's committed state through `self.manifest`, never the
+        writer's open transaction."""
         from index.pipeline import Indexer
-        return Indexer(self.settings, self.ingest_embedder, self.manifest, self.store)
+
+        self.manifest  # noqa: B018 - creates the database (and its schema) first
+        manifest = Manifest(self.manifest_path)
+        try:
+            yield Indexer(self.settings, embedder or self.ingest_embedder, manifest, self.store)
+        finally:
+            manifest.close()
+
+    def _background_embedder(self) -> Embedder:
+        """The ingest embedder for `ingest(..., background=True)`: its own ONNX session, so
+        the threads it creates on first use inherit the low priority of the ingest thread that
+        creates them, and questions keep the shared session to themselves."""
+        with self._lock:
+            if self._background is None:
+                self._background = (onnx_embedder(self.embedder, self.settings.cache_dir)
+                                    if self.settings.onnx_ingest else self.embedder)
+            return self._background
 
     # --- ingest side --------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path] | str | Path,
-               progress: Any = None) -> IngestReport:
-        """Index files or folders; unchanged articles are skipped, changed ones replaced."""
+               progress: Any = None, *, background: bool = False) -> IngestReport:
+        """Index files or folders; unchanged articles are skipped, changed ones replaced.
+
+        `background=True` is for a server ingesting while it answers: the caller runs it on a
+        low-priority thread, and it embeds on a session of its own (`_background_embedder`)."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        report = self._indexer().ingest(list(paths), progress=progress)
-        for embedder in (self.query_embedder, self.ingest_embedder):
-            if isinstance(embedder, OnnxMiniLM):
-                embedder.prepare()  # export the graph if a PyTorch ingest loaded torch anyway
+        embedder = self._background_embedder() if background else None
+        with self._indexer(embedder) as indexer:
+            report = indexer.ingest(list(paths), progress=progress)
+        for each in (self.query_embedder, self.ingest_embedder):
+            if isinstance(each, OnnxMiniLM):
+                each.prepare()  # export the graph if a PyTorch ingest loaded torch anyway
         return report
 
     def delete(self, article_id: str) -> bool:
         """Remove an article and its chunks; False when no such article is indexed."""
-        return self._indexer().delete(article_id)
+        with self._indexer() as indexer:
+            return bool(indexer.delete(article_id))
 
     def articles(self) -> list[ArticleInfo]:
         return self.manifest.articles()
@@ -112,15 +140,21 @@ class Assistant:
         """Passages for a question: hybrid by default (options: mode, rerank, collapse)."""
         return self.retriever.search(question, k or self.settings.top_k, filters, **options)
 
+    def engine_name(self, name: str | None = None) -> str:
+        """The engine `name` stands for ('auto' resolved), without loading it."""
+        name = name or self.settings.engine
+        if name != "auto":
+            return name
+        with self._lock:
+            if self._auto is None:  # installed packages do not change while we run
+                from rag.llm import is_local_available
+                self._auto = "local" if is_local_available() else "extractive"
+            return self._auto
+
     def engine(self, name: str | None = None) -> Any:
         """The answer engine by name ('auto' = local LLM when installed, else extractive)."""
-        name = name or self.settings.engine
+        name = self.engine_name(name)
         with self._lock:
-            if name == "auto":
-                if self._auto is None:  # installed packages do not change while we run
-                    from rag.llm import is_local_available
-                    self._auto = "local" if is_local_available() else "extractive"
-                name = self._auto
             if name not in self._engines:
                 if name == "extractive":
                     from rag.extractive import ExtractiveEngine

@@ -24,6 +24,9 @@ class Settings:
     # chunking (characters of article text; overlap in whole sentences)
     chunk_chars: int = 700
     chunk_overlap: int = 1
+    # passages indexed per article at most: a longer one is cut there, with a warning (a news
+    # article is a few dozen passages; a multi-megabyte "article" is a dump or an accident)
+    max_article_chunks: int = 1000
     embed_batch_size: int = 8  # index.embed.EMBED_BATCH (measured there)
     onnx_queries: bool = True  # embed questions with ONNX Runtime (False: PyTorch)
     onnx_ingest: bool = True  # embed chunks at ingest with ONNX Runtime (False: PyTorch)
@@ -67,7 +70,7 @@ class Settings:
             raise ConfigError("unsupported must be 'mark' or 'remove'")
         if self.misnumbered not in ("repair", "drop"):
             raise ConfigError("misnumbered must be 'repair' or 'drop'")
-        positive = ("chunk_chars", "embed_batch_size", "top_k", "candidates", "rrf_k",
+        positive = ("chunk_chars", "max_article_chunks", "embed_batch_size", "top_k", "candidates", "rrf_k",
                     "max_question_chars", "llm_threads", "llm_ctx", "llm_max_tokens",
                     "evidence_tokens")
         for name in positive:

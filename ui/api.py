@@ -100,8 +100,16 @@ def _filters(body: AskIn) -> Any:
     return make_filters(f.sources, f.date_from, f.date_to, f.article_ids)
 
 
-def build_router(library: Library, ask_limit: anyio.CapacityLimiter) -> APIRouter:
+def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> APIRouter:
+    """The REST routes; `limits` holds the worker threads answers may use at once, per kind of
+    engine ("extractive", "llm"), so extractive answers never queue behind LLM ones."""
     router = APIRouter(prefix="/api", tags=["newscite"])
+
+    def _limit(body: AskIn) -> anyio.CapacityLimiter:
+        try:
+            return limits[library.engine_kind(body.engine)]
+        except RagError:  # an unusable engine: the question itself reports it
+            return limits["extractive"]
 
     def _start(body: AskIn) -> Iterator[Any]:
         return library.ask_stream(body.question, _history(body), _filters(body), body.engine,
@@ -119,7 +127,7 @@ def build_router(library: Library, ask_limit: anyio.CapacityLimiter) -> APIRoute
                 raise RagError("the engine ended without an answer")
             return final.to_dict()
         try:
-            return JSONResponse(await anyio.to_thread.run_sync(run, limiter=ask_limit))
+            return JSONResponse(await anyio.to_thread.run_sync(run, limiter=_limit(body)))
         except Exception as exc:  # noqa: BLE001 - translated to an HTTP error at the edge
             return error_response(exc)
 
@@ -131,6 +139,7 @@ def build_router(library: Library, ask_limit: anyio.CapacityLimiter) -> APIRoute
         then `final` (the whole Answer), or `error` {"message"} if it fails midway."""
         # one slot of the ask limiter for the whole stream, held on behalf of this request
         borrower = object()
+        ask_limit = _limit(body)
         await ask_limit.acquire_on_behalf_of(borrower)
         try:
             stream = await anyio.to_thread.run_sync(_start, body)
@@ -180,23 +189,47 @@ def build_router(library: Library, ask_limit: anyio.CapacityLimiter) -> APIRoute
         return {"id": article.id, "title": article.title, "source": article.source,
                 "published": article.published, "url": article.url, "text": article.text}
 
-    @router.post("/articles", summary="Upload and index article files",
-                 responses={413: {"description": "a file is over the size limit"},
+    @router.post("/articles", summary="Upload article files; they are indexed in the background",
+                 status_code=202,
+                 responses={200: {"description": "with wait=true: the ingest report"},
+                            413: {"description": "a file is over the size limit"},
                             415: {"description": "a file type is not allowed"}})
     async def upload(files: list[UploadFile] = File(..., description="one or more files: "
-                     ".txt .md .html .htm .json .jsonl")) -> Any:
-        """Index the files; returns the ingest report (added, updated, unchanged, skipped...)."""
+                     ".txt .md .html .htm .json .jsonl"),
+                     wait: bool = Query(False, description="answer when the files are "
+                                        "indexed, with the ingest report")) -> Any:
+        """Saves the files and starts a background job that indexes them; answers 202 with the
+        job (poll `GET /api/jobs/{id}` for progress and the report). Questions keep being
+        answered from the articles indexed so far while it runs."""
         saved: list[Upload] = []
         try:
             for f in files:
                 saved.append(await run_in_threadpool(library.save_upload, f.filename or "",
                                                      f.file))
-            report = await run_in_threadpool(library.ingest_uploads, saved)
-            return report.to_dict()
+            job = library.submit_uploads(saved)
         except Exception as exc:  # noqa: BLE001
             for up in saved:
                 up.path.unlink(missing_ok=True)
             return error_response(exc)
+        if not wait:
+            return JSONResponse(job.to_dict(), status_code=202,
+                                headers={"Location": f"/api/jobs/{job.id}"})
+        job = await run_in_threadpool(library.jobs.wait, job.id)
+        if job.state == "failed":
+            return error_response(job.exception or RagError(job.error or GENERIC_ERROR))
+        return JSONResponse(job.report.to_dict() if job.report else {}, status_code=200)
+
+    @router.get("/jobs", summary="Ingest jobs: queued, running and recently finished")
+    async def list_jobs() -> list[dict[str, Any]]:
+        return [job.to_dict() for job in library.jobs.list()]
+
+    @router.get("/jobs/{job_id}", summary="One ingest job: state, progress, report or error",
+                responses={404: {"description": "no such job"}})
+    async def get_job(job_id: str) -> dict[str, Any]:
+        job = library.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job with id {job_id}")
+        return job.to_dict()
 
     @router.delete("/articles/{article_id}", summary="Remove an article",
                    responses={404: {"description": "no such article"}})

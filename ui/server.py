@@ -15,7 +15,8 @@ import anyio
 
 logger = logging.getLogger(__name__)
 
-ASK_CONCURRENCY = 2  # answers computed at once over REST; more wait in line (CPU bound)
+# REST answers computed at once per kind of engine; more wait in line (CPU bound)
+ASK_CONCURRENCY = {"extractive": 8, "llm": 2}
 AUTH_COOKIE = "newscite_token"
 AUTH_PARAM = "token"
 MIN_TOKEN_CHARS = 16
@@ -220,7 +221,8 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
                               "or store unavailable.")
     app.state.library = library
     add_error_handlers(app)
-    app.include_router(build_router(library, anyio.CapacityLimiter(ASK_CONCURRENCY)))
+    app.include_router(build_router(library, {kind: anyio.CapacityLimiter(n)
+                                              for kind, n in ASK_CONCURRENCY.items()}))
     add_article_page(app, library)
 
     blocks = build_blocks(library)

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from index.manifest import ArticleInfo
 from index.models import Article, IngestReport, Skipped
-from rag.errors import InputError, RagError
+from rag.errors import IndexLockedError, InputError, RagError
 from rag.settings import ENGINES
 from rag.types import Answer, Filters
 
@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 ALLOWED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 DEFAULT_MAX_UPLOAD_BYTES = 5_000_000
 MAX_TOP_K = 20
+EXTRACTIVE_CONCURRENCY = 8  # extractive answers at once (tens of ms each)
+LLM_CONCURRENCY = 2  # LLM answers at once; more wait for a slot (the model is CPU bound)
 GENERIC_ERROR = "Something went wrong; the details are in the server log."
 
 History = list[tuple[str, str]]
@@ -166,10 +168,22 @@ class Library:
 
     def __init__(self, assistant: Any, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                  upload_dir: Path | None = None) -> None:
+        from ui.jobs import IngestJobs
+
         self.assistant = assistant
         self.max_upload_bytes = max_upload_bytes
         self.upload_dir = upload_dir or Path(assistant.settings.data_dir) / "uploads"
-        self.lock = ReadWriteLock()
+        self.lock = ReadWriteLock()  # a delete excludes questions for its few milliseconds
+        # uploads are indexed by a background job: questions read the committed state meanwhile
+        self.jobs = IngestJobs(self._run_ingest)
+        # answers at once per kind of engine: extractive answers never wait behind the LLM's
+        self._slots = {"extractive": threading.BoundedSemaphore(EXTRACTIVE_CONCURRENCY),
+                       "llm": threading.BoundedSemaphore(LLM_CONCURRENCY)}
+
+    def engine_kind(self, engine: str | None) -> str:
+        """'extractive' or 'llm': which concurrency limit a question with `engine` uses."""
+        name = self.assistant.engine_name(engine)
+        return "extractive" if name == "extractive" else "llm"
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -235,7 +249,7 @@ class Library:
 
     def _locked_stream(self, question: str, history: History, filters: Filters | None,
                        engine: str | None, extra: dict[str, Any]) -> Iterator[Any]:
-        with self.lock.read():
+        with self._slots[self.engine_kind(engine)], self.lock.read():
             yield from self.assistant.ask_stream(question, history or None, filters, engine,
                                                  **extra)
 
@@ -272,25 +286,46 @@ class Library:
             raise
         return Upload(safe_filename(name), partial)
 
-    def ingest_uploads(self, uploads: Sequence[Upload],
-                       progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        """Move saved uploads into place and index them; reported paths are the file names."""
+    def submit_uploads(self, uploads: Sequence[Upload]) -> Any:
+        """Queue saved uploads for indexing by a background job; returns the `ui.jobs.Job`."""
         if not uploads:
             raise InputError("no files were uploaded")
-        with self.lock.write():
-            targets, fresh = [], []
-            for up in uploads:
-                target = self.upload_dir / up.name
-                if not target.exists():
-                    fresh.append(target)
-                shutil.move(str(up.path), str(target))
-                targets.append(target)
-            try:
-                report = self.assistant.ingest(targets, progress=progress)
-            except BaseException:
-                for target in fresh:  # nothing indexed: do not keep new files around
-                    target.unlink(missing_ok=True)
-                raise
+        return self.jobs.submit(list(uploads), [up.name for up in uploads])
+
+    def ingest_uploads(self, uploads: Sequence[Upload],
+                       progress: Callable[[int, int], None] | None = None,
+                       timeout: float | None = None) -> IngestReport:
+        """Index saved uploads through the job queue and wait for the report (errors raised)."""
+        job = self.submit_uploads(uploads)
+        while True:
+            job = self.jobs.wait(job.id, timeout=0.5 if progress else timeout)
+            if progress and job.total:
+                progress(job.done, job.total)
+            if job.state in ("done", "failed") or not progress:
+                break
+        if job.state == "failed":
+            raise job.exception or RagError(job.error or GENERIC_ERROR)
+        if job.report is None:
+            raise RagError("indexing the upload is still running; see /api/jobs")
+        return job.report
+
+    def _run_ingest(self, uploads: Sequence[Upload],
+                    progress: Callable[[int, int], None]) -> IngestReport:
+        """The job: move saved uploads into place and index them; reported paths are the
+        file names. Runs on the jobs' low-priority thread, beside questions."""
+        targets, fresh = [], []
+        for up in uploads:
+            target = self.upload_dir / up.name
+            if not target.exists():
+                fresh.append(target)
+            shutil.move(str(up.path), str(target))
+            targets.append(target)
+        try:
+            report = self.assistant.ingest(targets, progress=progress, background=True)
+        except BaseException:
+            for target in fresh:  # nothing indexed: do not keep new files around
+                target.unlink(missing_ok=True)
+            raise
         shown = {str(t): up.name for t, up in zip(targets, uploads, strict=True)}
         skipped = tuple(Skipped(_shown_name(s.path, shown), s.reason) for s in report.skipped)
         warnings = tuple(_strip_paths(w, shown) for w in report.warnings)
@@ -298,10 +333,12 @@ class Library:
 
     def ingest_paths(self, paths: Sequence[str | Path],
                      progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        with self.lock.write():
-            return self.assistant.ingest(list(paths), progress=progress)
+        return self.assistant.ingest(list(paths), progress=progress)
 
     def delete(self, article_id: str) -> bool:
+        if self.jobs.busy():
+            raise IndexLockedError("an upload is being indexed; delete the article when it "
+                                   "has finished")
         with self.lock.write():
             article = self.assistant.article(article_id)
             if article is None or not self.assistant.delete(article_id):

@@ -181,7 +181,7 @@ def build_blocks(library: Library) -> gr.Blocks:
         gr.on([send.click, question.submit], ask,
               inputs=[question, turns, engine, top_k, sources, date_from, date_to],
               outputs=[answer_json, chat, question, turns], api_name="ask",
-              concurrency_limit=2, concurrency_id="ask", show_progress="minimal")
+              concurrency_limit=8, concurrency_id="ask", show_progress="minimal")
         new.click(new_chat, None, [chat, turns, answer_json, question], **PRIVATE)
         examples.click(lambda sample: sample[0], examples, question, **PRIVATE)
         demo.load(refresh, search, listing, **PRIVATE)

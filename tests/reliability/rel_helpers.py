@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,45 @@ def release_chroma(data_dir: Path) -> None:
     """Stop this process's embedded Chroma for a folder, so the folder can be copied safely."""
     from index.chroma_reset import release_embedded
     release_embedded(data_dir / "chroma")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data: Path, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`newscite serve` (extractive) on a free 127.0.0.1 port over `data`; its URL once healthy."""
+    import httpx
+
+    port = free_port()
+    cmd = [PYTHON, "-m", "rag", "serve", "--data-dir", str(data), "--host", "127.0.0.1",
+           "--port", str(port), "--engine", "extractive", *extra]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=BASE_ENV, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"server never healthy:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -3,74 +3,33 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from rel_helpers import BASE_ENV, PYTHON, ROOT, SAMPLE, cli
+from rel_helpers import BASE_ENV, PYTHON, ROOT, SAMPLE, cli, free_port, start_server, stop_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.server, pytest.mark.fault, pytest.mark.slow]
 
 SERVED = "is being served by newscite"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(data: Path, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [PYTHON, "-m", "rag", "serve", "--data-dir", str(data), "--host", "127.0.0.1",
-           "--port", str(port), "--engine", "extractive", *extra]
-    with open(log, "ab") as out:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=BASE_ENV, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise AssertionError(f"server never healthy:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     data = tmp_path / "data"
-    process, url = _start(data, tmp_path / "server.log", "--ingest", str(SAMPLE))
+    process, url = start_server(data, tmp_path / "server.log", "--ingest", str(SAMPLE))
     try:
         yield process, url, data
     finally:
         if process.poll() is None:
-            _stop(process)
+            stop_server(process)
 
 
 def _upload(url: str, name: str, text: str) -> dict:
-    r = httpx.post(url + "/api/articles", files={"files": (name, text.encode(), "text/plain")},
+    r = httpx.post(url + "/api/articles?wait=true", files={"files": (name, text.encode(), "text/plain")},
                    timeout=120)
     assert r.status_code == 200, r.text
     return r.json()
@@ -119,7 +78,7 @@ def test_cli_commands_on_a_served_folder_lose_nothing(server, tmp_path: Path) ->
 
     # a second server on the same folder does not start
     second = subprocess.run([PYTHON, "-m", "rag", "serve", "--data-dir", str(data), "--port",
-                             str(_free_port())], cwd=ROOT, env=BASE_ENV, capture_output=True,
+                             str(free_port())], cwd=ROOT, env=BASE_ENV, capture_output=True,
                             text=True, timeout=120)
     assert second.returncode == 1 and "already served" in second.stderr, second.stderr
 
@@ -133,7 +92,7 @@ def test_cli_commands_on_a_served_folder_lose_nothing(server, tmp_path: Path) ->
     fds = [os.readlink(f) for f in Path(f"/proc/{process.pid}/fd").iterdir()
            if os.path.islink(f)]
     assert not [f for f in fds if "manifest.sqlite" in f and f.endswith("(deleted)")], fds
-    _stop(process)
+    stop_server(process)
 
     titles, integrity = _manifest_rows(data)
     assert integrity == "ok"
@@ -142,7 +101,7 @@ def test_cli_commands_on_a_served_folder_lose_nothing(server, tmp_path: Path) ->
     assert cli("index", "verify", "--data-dir", data).returncode == 0
 
     # and after a restart the server lists and answers from all of them
-    again, url2 = _start(data, tmp_path / "server2.log")
+    again, url2 = start_server(data, tmp_path / "server2.log")
     try:
         listed2 = {a["title"] for a in httpx.get(url2 + "/api/articles", timeout=30).json()}
         assert listed2 == titles
@@ -150,6 +109,6 @@ def test_cli_commands_on_a_served_folder_lose_nothing(server, tmp_path: Path) ->
                                                 "2 sail?"}, timeout=120)
         assert r.status_code == 200 and "6" in r.json()["text"], r.text
     finally:
-        _stop(again)
+        stop_server(again)
     # once the server has stopped, the CLI may write again
     assert cli("ingest", extra, "--data-dir", data, "--quiet").returncode == 0

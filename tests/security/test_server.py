@@ -283,7 +283,7 @@ def _targets(data: Path) -> list[str]:
 def test_file_routes_never_serve_files_or_the_data_folder(open_server):
     server, data = open_server
     # an uploaded article sits in the data folder: not downloadable either
-    up = httpx.post(server.url + "/api/articles", timeout=120, files={"files": (
+    up = httpx.post(server.url + "/api/articles?wait=true", timeout=120, files={"files": (
         "upload.txt", b"Harbour notice\n\nThe harbour closes at noon on Friday.")})
     assert up.status_code == 200, up.text
     uploads = sorted((data / "uploads").iterdir())

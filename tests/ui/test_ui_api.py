@@ -123,7 +123,8 @@ def test_upload_ask_delete(client, tmp_path):
     path = tmp_path / "../../qelmira festival.txt"  # the server keeps only a safe file name
     (tmp_path / "qelmira festival.txt").write_text(STORY, encoding="utf-8")
     with open(tmp_path / "qelmira festival.txt", "rb") as f:
-        r = client.post("/api/articles", files=[("files", (path.name, f, "text/plain"))])
+        r = client.post("/api/articles?wait=true",
+                            files=[("files", (path.name, f, "text/plain"))])
     assert r.status_code == 200, r.text
     report = r.json()
     assert len(report["added"]) == 1 and report["skipped"] == []
@@ -136,7 +137,8 @@ def test_upload_ask_delete(client, tmp_path):
         assert "4,812" in answer["text"]
         # the same file again: unchanged
         with open(tmp_path / "qelmira festival.txt", "rb") as f:
-            again = client.post("/api/articles", files={"files": ("qelmira festival.txt", f)})
+            again = client.post("/api/articles?wait=true",
+                                files={"files": ("qelmira festival.txt", f)})
         assert again.json()["unchanged"] == [new_id]
     finally:
         assert client.delete(f"/api/articles/{new_id}").status_code == 200
@@ -159,7 +161,7 @@ def test_upload_limits(client):
 
 @pytest.mark.fault
 def test_upload_of_unreadable_file_is_reported_as_skipped(client):
-    r = client.post("/api/articles", files={"files": ("empty.txt", b"   \n")})
+    r = client.post("/api/articles?wait=true", files={"files": ("empty.txt", b"   \n")})
     assert r.status_code == 200
     assert r.json()["skipped"] == [{"path": "empty.txt", "reason": "empty file"}]
 

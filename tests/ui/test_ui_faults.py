@@ -41,7 +41,10 @@ class FailingAssistant:
     def article(self, article_id: str) -> Any:
         return SimpleNamespace(path="/elsewhere/a.txt") if article_id == "x" else None
 
-    def ingest(self, paths: Any, progress: Any = None) -> Any:
+    def engine_name(self, name: str | None = None) -> str:
+        return name or "extractive"
+
+    def ingest(self, paths: Any, progress: Any = None, background: bool = False) -> Any:
         raise self.fail
 
     def delete(self, article_id: str) -> bool:
@@ -90,7 +93,8 @@ def test_unexpected_error_midway_is_generic(tmp_path):
 
 def test_write_errors(tmp_path):
     client = _client(tmp_path, IndexLockedError("another newscite process is writing"))
-    r = client.post("/api/articles", files={"files": ("a.txt", b"Title\n\nBody text.")})
+    r = client.post("/api/articles?wait=true",
+                    files={"files": ("a.txt", b"Title\n\nBody text.")})
     assert r.status_code == 409
     assert list((tmp_path / "uploads").iterdir()) == []  # nothing left behind
     assert client.delete("/api/articles/x").status_code == 409
