@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.records import Hit
 from eval.dataset import GoldSpan, article_map, load_dataset, locate_support
 from eval.metrics import Ranked, evidence_groups, median_p95, retrieval_scores
 from index.embed import Embedder
 from rag.fusion import RerankWeights
-from rag.types import Hit
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (ROOT / ".." / "shared" / "corpus" / "seeds").resolve()
@@ -79,8 +79,8 @@ def probes(path: Path, articles: dict[str, Any]) -> list[Probe]:
 @contextmanager
 def indexed(corpus: Sequence[Path], embedder: Embedder, **settings: Any) -> Iterator[Any]:
     """An Assistant over a fresh temporary index of `corpus`, warmed up."""
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         assistant = Assistant(Settings(data_dir=Path(tmp), engine="extractive", **settings),

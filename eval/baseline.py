@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.records import Article, Hit
 from eval.citations import draft_citations, from_draft
 from eval.dataset import load_articles, quote_spans
 from eval.systems import Config, History, Reply
 from index.embed import Embedder
-from index.models import Article
-from rag.types import Hit
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,8 @@ class StockLlamaIndex:
             transformations=[SentenceSplitter()], show_progress=False)
         if self.with_llm:
             from llama_index.core.query_engine import CitationQueryEngine
-            from rag.settings import Settings
+
+            from core.settings import Settings
 
             self.engine = CitationQueryEngine.from_args(
                 self.index, llm=make_llm(Settings(engine="local", llm_timeout=LLM_TIMEOUT)),

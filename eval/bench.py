@@ -313,16 +313,16 @@ class Bench:
     def question_model(self) -> None:
         """Export the ONNX question model first: it is a one-off (the first ingest on a machine
         does it), and neither the timed ingests nor the query workers should pay for it."""
+        from core.settings import Settings
         from index.onnx_embed import export
-        from rag.settings import Settings
 
         export(Settings().cache_dir)
 
     def serve(self, data: Path, collection: str, chroma_url: str | None) -> dict[str, Any]:
+        import httpx
+
         from eval.bench_corpus import questions
         from eval.bench_serve import load_test, newscite_server, rss_mb
-
-        import httpx
         self.say("serving process: newscite serve, extractive")
         os.environ["NEWSCITE_COLLECTION"] = collection
         try:

@@ -63,9 +63,9 @@ class SynthArticle:
 
 def sentence_pool(corpus: Path = SAMPLE) -> list[str]:
     """Every sentence of the sample corpus, in a fixed order."""
-    from index.chunk import sentence_spans
+    from core.records import Article
+    from core.text import sentence_spans
     from index.load import load_paths
-    from index.models import Article
 
     articles = sorted((a for a in load_paths([corpus]) if isinstance(a, Article)),
                       key=lambda a: a.id)

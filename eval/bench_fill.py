@@ -26,7 +26,7 @@ def pool_vectors(gen: Generator) -> np.ndarray:
 
 
 def to_article(a: SynthArticle) -> Any:
-    from index.models import Article
+    from core.records import Article
 
     text = a.text
     digest = hashlib.sha256(f"{a.title}\n{text}".encode()).hexdigest()

@@ -46,8 +46,8 @@ def _ask(assistant: Any, question: str, engine: str) -> dict[str, Any]:
 def measure(per_set: int, progress: bool = True) -> dict[str, Any]:
     """Ask `per_set` first-turn questions of each gold set with the local and extractive
     engines; returns per-question records and summaries."""
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     records: list[dict[str, Any]] = []
     settings_used: dict[str, Any] = {}

@@ -79,16 +79,16 @@ def _embedder(preload: bool) -> Any:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from rag.settings import Settings
+    from core.settings import Settings
     return Settings(data_dir=Path(args.data_dir), chroma_url=args.chroma_url or None,
                     collection=args.collection, engine="extractive")
 
 
 def newscite_texts(corpus: Path) -> list[str]:
     """Exactly the texts newscite's ingest embeds for a corpus."""
+    from core.records import Article
     from index.chunk import chunk_article, embed_text
     from index.load import load_paths
-    from index.models import Article
 
     return [embed_text(a.title, c.text) for a in load_paths([corpus]) if isinstance(a, Article)
             for c in chunk_article(a)]
@@ -301,8 +301,8 @@ def known_items(corpus: Path, n: int, seed: int = 17) -> list[str]:
     is asked as it is, and the system should return a passage holding it."""
     import random
 
+    from core.text import sentence_spans
     from eval.dataset import load_articles
-    from index.chunk import sentence_spans
 
     sentences = sorted({" ".join(a.text[s:e].split()) for a in load_articles([corpus])
                         for s, e in sentence_spans(a.text) if 60 <= e - s <= 400})

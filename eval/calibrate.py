@@ -40,9 +40,9 @@ class Probe:
 
 def probe(dataset_name: str, evidence_tokens: int | None) -> list[Probe]:
     """Margins for the first turn of every item of one shipped gold set, on its own corpus."""
+    from core.settings import Settings
     from rag.assistant import Assistant
     from rag.llm.local import LocalEngine
-    from rag.settings import Settings
 
     dataset = load_dataset(GOLD / f"{dataset_name}.jsonl")
     out = []
@@ -115,8 +115,8 @@ def report(probes: list[Probe], current: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.settings import Settings
     from rag.llm.model import is_local_available
-    from rag.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "reports" / "precheck.md")

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.records import Answer, Citation, Hit
 from eval.dataset import GoldSpan
 from rag.cite import check, parse
-from rag.types import Answer, Citation, Hit
 
 
 @dataclass(frozen=True)

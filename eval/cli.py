@@ -130,10 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from core.errors import RagError
     from eval import report
     from eval.run import evaluate, same_items_runs
     from index.embed import get_embedder
-    from rag.errors import RagError
 
     embedder = get_embedder("minilm")
     runs = []

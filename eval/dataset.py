@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.models import Article
+from core.records import Article
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.errors import RagError
+from core.records import Citation, Hit
 from eval import metrics as m
 from eval.citations import citation_scores
 from eval.dataset import (
@@ -22,8 +24,6 @@ from eval.dataset import (
 )
 from eval.systems import Config, History, Reply, System, make_system
 from index.embed import Embedder, get_embedder
-from rag.errors import RagError
-from rag.types import Citation, Hit
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from core.records import Hit
 from eval.ablation import (
     CHECK_SET,
     METRICS,
@@ -28,7 +29,6 @@ from eval.ablation import (
 )
 from index.embed import Embedder
 from rag.fusion import RerankWeights
-from rag.types import Hit
 
 SWEEP_REPORT = REPORTS / "retrieval-sweep.md"
 
@@ -205,7 +205,7 @@ def downstream(embedder: Embedder, chars: int, overlap: int) -> dict[str, dict[s
 
 def run_chunking_sweep(embedder: Embedder) -> dict[str, Any]:
     """Every chunking on retrieval; the default and the best-ranked one also on answers."""
-    from rag.settings import Settings
+    from core.settings import Settings
 
     rows = [chunking_row(embedder, c, o) for c in CHUNK_CHARS for o in CHUNK_OVERLAPS]
     sizes = [rows[0][s]["questions"] for s in SWEEP_SETS]

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.records import Citation, Hit
 from eval.citations import CitedSentence, from_answer
 from index.embed import Embedder
-from rag.types import Citation, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +101,8 @@ class NewsciteSystem:
     """The project's own pipeline through its public API (`rag.Assistant`)."""
 
     def __init__(self, config: Config, data_dir: Path, embedder: Embedder) -> None:
+        from core.settings import Settings
         from rag.assistant import Assistant
-        from rag.settings import Settings
 
         self.config = config
         self.answers = config.answers

@@ -6,9 +6,9 @@ import sys
 
 import atheris
 
-with atheris.instrument_imports(include=["rag.cite", "rag.text", "index.chunk"]):
+with atheris.instrument_imports(include=["rag.cite", "core.text", "index.chunk"]):
     from rag.cite import finalize, is_refusal, parse
-    from rag.types import Hit
+    from core.records import Hit
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 WORDS = ("Turkish", "soldiers", "33", "killed", "Idlib", "governor", "Rahmi Dogan", "said",

@@ -13,7 +13,7 @@ import atheris
 with atheris.instrument_imports(include=["index"]):
     from index.chunk import chunk_article
     from index.load import load_file
-    from index.models import Article, Skipped
+    from core.records import Article, Skipped
 
 EXTENSIONS = (".txt", ".md", ".html", ".json", ".jsonl", ".htm", ".markdown")
 FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-loaders-", dir="/dev/shm"

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexError_, StoreError
+from core.errors import IndexError_, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +61,3 @@ def release_embedded(folder: Path) -> None:
                 system.stop()
             except Exception:
                 logger.debug("stopping the old Chroma system failed", exc_info=True)
-
-
-def forget_store(assistant: Any) -> None:
-    """The assistant built its store/retriever over the old collection: build them again."""
-    for name in ("_store", "_retriever"):
-        if hasattr(assistant, name):
-            setattr(assistant, name, None)

@@ -2,66 +2,10 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 
-from index.models import Article, Chunk
-
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace
-# and a capital letter, digit or opening quote; line breaks always end a sentence.
-_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
-_PARA = re.compile(r"\s*\n\s*")
-_ABBREV = {
-    "mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sgt", "capt", "maj", "adm", "gov",
-    "sen", "rep", "prof", "jr", "sr", "no", "vs", "etc", "inc", "ltd", "co", "corp", "jan",
-    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s",
-    "u.k", "u.n", "e.g", "i.e", "mt", "ft", "approx", "dept", "est", "fig",
-}
-
-
-def _is_abbreviation(text: str, dot: int) -> bool:
-    """True when the period at `dot` closes an abbreviation or an initial, not a sentence."""
-    if text[dot] != ".":
-        return False
-    start = dot
-    while start > 0 and (text[start - 1].isalpha() or text[start - 1] == "."):
-        start -= 1
-    word = text[start:dot].lower()
-    if word in _ABBREV:
-        return True
-    # single-letter initials ("Mark T. Esper") and dotted acronyms ("U.S.")
-    return len(word) == 1 and text[start:dot].isupper() or "." in word and len(word) <= 5
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Offsets (start, end) of the sentences of text[start:end], whitespace trimmed."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    para_start = start
-    for para in [*_PARA.finditer(text, start, end), None]:
-        para_end = para.start() if para else end
-        cursor = para_start
-        for match in _END.finditer(text, para_start, para_end):
-            if _is_abbreviation(text, match.start()):
-                continue
-            span = _trimmed(text, cursor, match.end())
-            if span:
-                spans.append(span)
-            cursor = match.end()
-        span = _trimmed(text, cursor, para_end)
-        if span:
-            spans.append(span)
-        if para:
-            para_start = para.end()
-    return spans
+from core.records import Article, Chunk
+from core.text import sentence_spans, trimmed_span
 
 
 def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
@@ -72,11 +16,11 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
         cut = text.rfind(" ", cursor + 1, cursor + limit + 1)
         if cut <= cursor:
             cut = cursor + limit
-        span = _trimmed(text, cursor, cut)
+        span = trimmed_span(text, cursor, cut)
         if span:
             pieces.append(span)
         cursor = cut
-    span = _trimmed(text, cursor, end)
+    span = trimmed_span(text, cursor, end)
     if span:
         pieces.append(span)
     return pieces

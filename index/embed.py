@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.errors import ConfigError
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

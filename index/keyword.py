@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 import threading
 from collections import Counter, OrderedDict
@@ -21,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunk import sentence_spans
+from core.text import query_terms, sentence_spans, span_terms
 from index.keyword_index import InvertedIndex
-from rag import text as tx
 
 K1, B = 1.2, 0.75
 SNAPSHOT_MIN_ROWS = 20_000  # smaller indexes build from SQLite in well under a second
@@ -50,86 +48,6 @@ CREATE INDEX IF NOT EXISTS kw_article ON kw(article_id);
 # the first field of a stored `sentences` value: bump it when the analysis changes (words,
 # stop words, stemmer, sentence split), and values of another format are ignored
 SENTENCE_TERMS_FORMAT = "1"
-
-
-# rag.text's word pattern on lowercased ASCII text, where `[^\W_]` is `[a-z0-9]` and the only
-# apostrophe is "'": the same matches, found about a quarter faster
-_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)?")
-# every dotted acronym ("U.S.") holds a dot, a capital and a dot: a search that starts from a
-# literal dot rules most texts out several times faster than the acronym pattern itself
-_MAYBE_ACRONYM = re.compile(r"\.[A-Z]\.")
-
-
-def _has_acronym(text: str) -> bool:
-    acronym = getattr(tx, "_ACRONYM", None)
-    return (acronym is not None and _MAYBE_ACRONYM.search(text) is not None
-            and acronym.search(text) is not None)
-
-
-def _ascii_words(text: str) -> list[str]:
-    """`rag.text.words` for ASCII text, where folding is just lowercasing."""
-    if _has_acronym(text):
-        text = tx._ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
-    return _ASCII_WORD.findall(text.lower())
-
-
-_PROBES = ("U.S. and U.N. troops met the E.U. envoy.", "Mr. Smith's 1,709 dogs; it's 33rd",
-           "e.g. state-run TV - A.B.C. news, x.y.z", "Don't stop: 4.5 percent, O'Neil")
-# the fast path is used only while it agrees with rag.text (which may change under us)
-_FAST = all(_ascii_words(p) == tx.words(p) and tx.fold(p) == p.lower() for p in _PROBES)
-
-
-def fast_words(text: str) -> list[str]:
-    """`rag.text.words`, without the slow Unicode folding for ASCII text."""
-    return _ascii_words(text) if _FAST and text.isascii() else tx.words(text)
-
-
-def fast_fold(text: str) -> str:
-    """`rag.text.fold`, without the Unicode work for ASCII text."""
-    return text.lower() if _FAST and text.isascii() else tx.fold(text)
-
-
-_TERMS: dict[str, str] = {}  # word -> its stem, or "" for a stop or question word
-_TERMS_MAX = 500_000  # words; past this the table starts over (a few tens of MB at most)
-
-
-def _term(word: str) -> str:
-    term = "" if word in tx.STOPWORDS or word in tx.QUESTION_WORDS else tx.stem(word)
-    if len(_TERMS) >= _TERMS_MAX:
-        _TERMS.clear()
-    _TERMS[word] = term
-    return term
-
-
-def _kept_stems(words: list[str]) -> list[str]:
-    """`rag.text.terms`' last step: stems of the words that are not stop or question words
-    (one table lookup per word; the reranker analyses about 3,000 words per question)."""
-    get = _TERMS.get
-    out = []
-    for word in words:
-        term = get(word)
-        if term is None:
-            term = _term(word)
-        if term:
-            out.append(term)
-    return out
-
-
-def query_terms(text: str) -> list[str]:
-    """`rag.text.terms`, with the fast path for ASCII text."""
-    if not (_FAST and text.isascii()):
-        return tx.terms(text)
-    return _kept_stems(_ascii_words(text))
-
-
-def span_terms(text: str, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
-    """`query_terms` of each span of `text` (e.g. its sentences). For ASCII text without dotted
-    acronyms it lowercases the text once, instead of checking, rewriting and lowercasing every
-    span (the reranker analyses about 18 passages of 6 sentences per question)."""
-    if not (_FAST and text.isascii()) or _has_acronym(text):
-        return [query_terms(text[s:e]) for s, e in spans]
-    lowered = text.lower()
-    return [_kept_stems(_ASCII_WORD.findall(lowered[s:e])) for s, e in spans]
 
 
 def sentence_terms(text: str) -> str:

@@ -10,11 +10,17 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-
+from core.records import ID_CHARS, Article, Skipped, content_hash
 from index.clean import clean_lines, normalise_date, take_meta_lines
-from index.formats import (SCAN_CHARS, Meta, collapse_space, paragraphs, parse_html,
-                           parse_markdown, parse_record)
-from index.models import ID_CHARS, Article, Skipped, content_hash
+from index.formats import (
+    SCAN_CHARS,
+    Meta,
+    collapse_space,
+    paragraphs,
+    parse_html,
+    parse_markdown,
+    parse_record,
+)
 
 logger = logging.getLogger(__name__)
 

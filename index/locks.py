@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from rag.errors import IndexError_, IndexLockedError
+from core.errors import IndexError_, IndexLockedError
 
 WRITE_LOCK = "write.lock"
 SERVE_LOCK = "serve.lock"

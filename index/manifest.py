@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import IndexError_
+from core.records import Article, Chunk
 from index.chunk import embed_text
 from index.keyword import SCHEMA as KEYWORD_SCHEMA
 from index.keyword import chunk_refs, has_sentences_column, sentence_terms, term_counts
-from index.models import Article, Chunk
 from index.store import published_ts
-from rag.errors import IndexError_
 
 logger = logging.getLogger(__name__)
 

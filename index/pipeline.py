@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import IndexError_
+from core.records import Article, Chunk, IngestReport, Skipped
+from core.settings import Settings
 from index.chunk import chunk_article, embed_text
 from index.embed import Embedder
 from index.locks import write_lock
 from index.manifest import Manifest
 from index.memory import release_free_memory
-from index.models import Article, Chunk, IngestReport, Skipped
 from index.store import ChromaStore
-from rag.errors import IndexError_
-from rag.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Indexer:
             self.manifest.set_meta(wanted)
             return
         if have["embed_model"] != wanted["embed_model"] or have["dim"] != wanted["dim"]:
-            from rag.errors import ModelMismatchError
+            from core.errors import ModelMismatchError
             raise ModelMismatchError(
                 f"this index was built with {have['embed_model']} ({have['dim']}-d), not "
                 f"{wanted['embed_model']}; use another --data-dir or `newscite index rebuild`")

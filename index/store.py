@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from index.models import Article, Chunk
-from rag.errors import ModelMismatchError, StoreError
+from core.errors import ModelMismatchError, StoreError
+from core.records import Article, Chunk
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.models import ID_CHARS, Article, IngestReport, Skipped, content_hash
-from rag.errors import IndexError_, InputError
+from core.errors import IndexError_, InputError
+from core.records import ID_CHARS, Article, IngestReport, Skipped, content_hash
+from index.manifest import Manifest
+from index.pipeline import Indexer
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +21,7 @@ FORMAT = 1  # the "newscite_export" field of every line
 Progress = Callable[[int, int], None]
 
 
-def _records(assistant: Any) -> Iterator[dict[str, Any]]:
-    manifest = assistant.manifest
+def _records(manifest: Manifest) -> Iterator[dict[str, Any]]:
     keys: dict[str, list[str]] = {}
     for key, aid in manifest.db.execute("SELECT key, article_id FROM keys ORDER BY key"):
         keys.setdefault(aid, []).append(key)
@@ -35,7 +36,7 @@ def _records(assistant: Any) -> Iterator[dict[str, Any]]:
                "content_hash": article.content_hash}
 
 
-def export_jsonl(assistant: Any, path: str | Path) -> int:
+def export_jsonl(manifest: Manifest, path: str | Path) -> int:
     """Write every indexed article (text and all metadata) to `path`, one JSON object a line,
     sorted by id; returns the number written. The file is replaced atomically."""
     target = Path(path)
@@ -43,7 +44,7 @@ def export_jsonl(assistant: Any, path: str | Path) -> int:
     count = 0
     try:
         with open(partial, "w", encoding="utf-8", newline="\n") as out:
-            for record in _records(assistant):
+            for record in _records(manifest):
                 out.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
                 count += 1
             out.flush()
@@ -119,16 +120,12 @@ def read_jsonl(path: str | Path) -> tuple[list[tuple[Article, list[str]]], list[
     return items, skipped, warnings
 
 
-def import_jsonl(assistant: Any, path: str | Path, progress: Progress | None = None
+def import_jsonl(indexer: Indexer, path: str | Path, progress: Progress | None = None
                  ) -> IngestReport:
     """Index the articles of an export file as they are (no re-cleaning: same ids, texts,
     metadata and source keys); articles already indexed are left alone."""
-    from index.pipeline import Indexer
-
     started = time.perf_counter()
     items, skipped, warnings = read_jsonl(path)
-    indexer = Indexer(assistant.settings, assistant.ingest_embedder, assistant.manifest,
-                      assistant.store)
     report = indexer.ingest_articles([a for a, _ in items], progress,
                                      keys={k: a.id for a, ks in items for k in ks})
     return replace(report, skipped=tuple(skipped), warnings=tuple(warnings),

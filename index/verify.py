@@ -14,15 +14,18 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ModelMismatchError, RagError, StoreError
+from core.records import Article, content_hash
+from core.settings import Settings
 from index.chroma_reset import (
     drop_collection,
-    forget_store,
     short_error,
 )
 from index.chunk import chunk_article, chunk_id, embed_text
+from index.embed import Embedder
 from index.keyword import has_sentences_column, parse_sentence_terms, sentence_terms
-from index.models import Article, content_hash
-from rag.errors import ModelMismatchError, RagError, StoreError
+from index.manifest import Manifest
+from index.store import ChromaStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +79,12 @@ class RebuildReport:
 
 
 # --- verify ------------------------------------------------------------------------------------
-def verify(assistant: Any, *, probes: int = PROBES) -> list[Problem]:
-    """Every problem found in the assistant's index (empty when manifest, Chroma and the
-    keyword table agree and every stored chunk text is its article's text[start:end])."""
+def verify(settings: Settings, manifest: Manifest, store: ChromaStore, embedder: Embedder, *,
+           probes: int = PROBES) -> list[Problem]:
+    """Every problem found in an index (empty when manifest, Chroma and the keyword table
+    agree and every stored chunk text is its article's text[start:end])."""
     problems: list[Problem] = []
     try:
-        manifest = assistant.manifest
         db: sqlite3.Connection = manifest.db
         check = db.execute("PRAGMA quick_check").fetchone()
     except (RagError, sqlite3.Error) as exc:
@@ -89,18 +92,17 @@ def verify(assistant: Any, *, probes: int = PROBES) -> list[Problem]:
     if check and check[0] != "ok":
         problems.append(Problem("manifest-damaged", f"SQLite quick_check: {check[0]}"))
     try:
-        expected = _manifest_side(assistant, db, problems)
+        expected = _manifest_side(settings, embedder, db, problems)
         _keyword_side(db, expected, problems)
     except sqlite3.Error as exc:
         problems.append(Problem("manifest-unreadable", f"the manifest cannot be read: {exc}"))
         return problems
-    _chroma_side(assistant, expected, problems, probes)
+    _chroma_side(store, embedder, expected, problems, probes)
     return problems
 
 
-def _manifest_side(assistant: Any, db: sqlite3.Connection,
+def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connection,
                    problems: list[Problem]) -> dict[str, _Expected]:
-    settings, embedder = assistant.settings, assistant.embedder
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if meta.get(REBUILD_FLAG):
         problems.append(Problem("interrupted-rebuild", "a rebuild did not finish; run "
@@ -199,9 +201,8 @@ def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
         offset += PAGE
 
 
-def _chroma_side(assistant: Any, expected: dict[str, _Expected], problems: list[Problem],
-                 probes: int) -> None:
-    store, embedder = assistant.store, assistant.embedder
+def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, _Expected],
+                 problems: list[Problem], probes: int) -> None:
     try:
         collection = store.collection
     except ModelMismatchError as exc:
@@ -290,17 +291,17 @@ def _vector_ok(vector: Any, dim: int) -> bool:
 
 
 # --- rebuild -----------------------------------------------------------------------------------
-def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
+def rebuild(settings: Settings, manifest: Manifest, embedder: Embedder,
+            progress: Progress | None = None) -> RebuildReport:
     """Re-chunk and re-embed every article stored in the manifest into a fresh Chroma collection
     and keyword table (for a damaged store, or new chunking settings or embedding model).
 
     Holds the write lock; if interrupted, `verify` reports it and running rebuild again finishes.
+    A store object opened before the rebuild refers to the dropped collection: open a new one.
     """
     from index.locks import write_lock
-    from index.store import ChromaStore
 
     started = time.perf_counter()
-    settings, embedder, manifest = assistant.settings, assistant.ingest_embedder, assistant.manifest
     with write_lock(Path(settings.data_dir)):
         manifest.set_meta({REBUILD_FLAG: time.strftime("%Y-%m-%dT%H:%M:%S")})
         articles = [a for a in (manifest.article(aid) for aid in manifest.article_ids()) if a]
@@ -308,7 +309,6 @@ def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
         for key, aid in manifest.db.execute("SELECT key, article_id FROM keys ORDER BY key"):
             keys.setdefault(aid, []).append(key)
         moved = drop_collection(settings)
-        forget_store(assistant)
         store = ChromaStore(Path(settings.data_dir), settings.chroma_url, settings.collection,
                             embedder.name, embedder.dim)
         with manifest.transaction() as db:
@@ -337,7 +337,6 @@ def rebuild(assistant: Any, progress: Progress | None = None) -> RebuildReport:
             db.execute("DELETE FROM meta WHERE key=?", (REBUILD_FLAG,))
         if moved is not None:
             shutil.rmtree(moved, ignore_errors=True)
-    forget_store(assistant)
     report = RebuildReport(len(articles), total, time.perf_counter() - started)
     logger.info("%s", report.summary())
     return report

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import (ConfigError, EngineError, IndexLockedError, InputError, ModelMismatchError,
-                        RagError, StoreError)
-from rag.settings import Settings, load_settings
-from rag.types import REFUSAL, Answer, Citation, Filters, Hit, Sentence
+from core.errors import (
+    ConfigError,
+    EngineError,
+    IndexLockedError,
+    InputError,
+    ModelMismatchError,
+    RagError,
+    StoreError,
+)
+from core.records import REFUSAL, Answer, Citation, Filters, Hit, Sentence
+from core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from index.models import IngestReport
+    from core.records import IngestReport
     from rag.assistant import Assistant, StreamEvent
 
 __all__ = [
@@ -25,6 +32,6 @@ def __getattr__(name: str) -> Any:
         from rag import assistant
         return getattr(assistant, name)
     if name == "IngestReport":
-        from index.models import IngestReport
+        from core.records import IngestReport
         return IngestReport
     raise AttributeError(name)

@@ -1,6 +1,6 @@
 """`python -m rag` runs the newscite CLI."""
 import sys
 
-from rag.cli import main
+from ui.cli import main
 
 sys.exit(main())

@@ -8,15 +8,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.errors import ConfigError, EngineError, InputError, RagError
+from core.records import REFUSAL, Answer, Article, Filters, Hit, IngestReport
+from core.settings import Settings
 from index.embed import Embedder, get_embedder
-from index.onnx_embed import OnnxMiniLM, onnx_embedder
 from index.manifest import ArticleInfo, Manifest
-from index.models import Article, IngestReport
-from rag.errors import ConfigError, EngineError, InputError, RagError
-from rag.settings import Settings
-from rag.types import REFUSAL, Answer, Filters, Hit
+from index.onnx_embed import OnnxMiniLM, onnx_embedder
+
+if TYPE_CHECKING:
+    from index.verify import Problem, RebuildReport
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +129,33 @@ class Assistant:
         """Remove an article and its chunks; False when no such article is indexed."""
         with self._indexer() as indexer:
             return bool(indexer.delete(article_id))
+
+    def verify(self, probes: int | None = None) -> list[Problem]:
+        """Every problem in the index: manifest, Chroma and keyword table disagreeing, stored
+        chunk texts that are not their article's text (empty when all is well)."""
+        from index.verify import PROBES, verify
+        return verify(self.settings, self.manifest, self.store, self.embedder,
+                      probes=PROBES if probes is None else probes)
+
+    def rebuild(self, progress: Any = None) -> RebuildReport:
+        """Re-chunk and re-embed every stored article into a fresh collection and keyword
+        table (after damage, or for new chunking settings or embedding model)."""
+        from index.verify import rebuild
+        with self._lock:
+            self.close()  # the store and retriever refer to the collection being dropped
+            self._store = None
+        return rebuild(self.settings, self.manifest, self.ingest_embedder, progress)
+
+    def export(self, path: str | Path) -> int:
+        """Write every indexed article with its metadata to a JSON-lines file; the count."""
+        from index.transfer import export_jsonl
+        return export_jsonl(self.manifest, path)
+
+    def import_articles(self, path: str | Path, progress: Any = None) -> IngestReport:
+        """Index the articles of an `export` file as they are (same ids, texts and metadata)."""
+        from index.transfer import import_jsonl
+        with self._indexer() as indexer:
+            return import_jsonl(indexer, path, progress)
 
     def articles(self) -> list[ArticleInfo]:
         return self.manifest.articles()

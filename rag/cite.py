@@ -5,9 +5,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.chunk import sentence_spans
-from rag import text as tx
-from rag.types import REFUSAL, Citation, Hit, Sentence
+from core import text as tx
+from core.records import REFUSAL, Citation, Hit, Sentence
+from core.text import sentence_spans
 
 # [1]  [1, 2]  [1;2]  [1-2]? no: ranges are ambiguous, read as two numbers  [^1]  [Passage 1]  【1】
 _MARKER = re.compile(

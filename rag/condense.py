@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag import text as tx
+from core import text as tx
 
 _PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|its|these|those|the same)\b",
                       re.I)

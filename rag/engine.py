@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from rag.types import Hit
+from core.records import Hit
 
 
 class Engine(Protocol):
@@ -13,8 +13,8 @@ class Engine(Protocol):
     `draft` yields pieces of answer text as they are produced. Citation markers `[n]` refer
     to `hits[n-1]` (1-based, in the order given). The text is checked afterwards by
     `rag.cite`, which verifies every citation against its passage, so an engine does not
-    need to be trusted. An engine that cannot answer yields exactly `rag.types.REFUSAL`.
-    Engines raise `rag.errors.EngineError` when they fail (model missing, server down,
+    need to be trusted. An engine that cannot answer yields exactly `core.records.REFUSAL`.
+    Engines raise `core.errors.EngineError` when they fail (model missing, server down,
     timeout, garbled output).
     """
 

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from index.chunk import sentence_spans
-from rag import text as tx
-from rag.fusion import analyse, fast_terms
-from rag.types import REFUSAL, Hit
+from core import text as tx
+from core.records import REFUSAL, Hit
+from core.text import query_terms, sentence_spans
+from rag.fusion import analyse
 
 _HOW_MANY = re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|share|toll)\b|\bdeath toll\b",
                        re.I)
@@ -57,7 +57,7 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
 
 def score_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
     """Score every sentence of the hits: idf-weighted term coverage + answer type + rank prior."""
-    q_list = fast_terms(question)
+    q_list = query_terms(question)
     q_terms = set(q_list)
     q_pairs = set(zip(q_list, q_list[1:]))
     sentences: list[tuple[int, int, int, str, frozenset[str], tuple[str, ...]]] = []

@@ -11,10 +11,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from index.chunk import sentence_spans
-from index.keyword import fast_fold, parse_sentence_terms, query_terms, span_terms
-from rag import text as tx
-from rag.types import Hit
+from core import text as tx
+from core.records import Hit
+from core.text import fast_fold, query_terms, sentence_spans, span_terms
+from index.keyword import parse_sentence_terms
 
 _QUOTED = re.compile(r"[\"“]([^\"”]{3,80})[\"”]")
 _RECENT = re.compile(r"\b(latest|most recent|newest|last|currently|now|so far|as of)\b", re.I)
@@ -50,11 +50,6 @@ class RerankWeights:
     title: float = 0.1
     recency: float = 0.15
     semantic: float = 0.0
-
-
-def fast_terms(text: str) -> list[str]:
-    """`tx.terms`, with a fast path for ASCII text (folding ASCII is just lowercasing)."""
-    return query_terms(text)
 
 
 @dataclass(frozen=True)
@@ -126,7 +121,7 @@ def analyse(text: str) -> _Analysis:
 def title_terms(title: str) -> frozenset[str]:
     """A title's terms (cached: the candidates of a question share few titles, and titles
     recur across questions)."""
-    return frozenset(fast_terms(title))
+    return frozenset(query_terms(title))
 
 
 def _best_sentence_coverage(q_terms: set[str], weights: dict[str, float],
@@ -195,7 +190,7 @@ def rerank(question: str, hits: Sequence[Hit], w: RerankWeights = RerankWeights(
     `semantic` (each hit's best sentence similarity to the question) when given."""
     if not hits:
         return []
-    q_terms = set(fast_terms(question))
+    q_terms = set(query_terms(question))
     analyses = [analyse(h.text) for h in hits]
     doc_terms = [a.term_set for a in analyses]
     n = len(hits)

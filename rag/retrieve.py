@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.records import Filters, Hit
 from index.embed import Embedder
 from index.store import ChromaStore, published_ts
-from rag.types import Filters, Hit
 
 if TYPE_CHECKING:
     from index.keyword import Passage

@@ -12,12 +12,27 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from rag.errors import (ConfigError, EngineError, IndexError_, IndexLockedError, InputError,
-                        RagError, StoreError)
-from rag.types import Answer
+from core.errors import (
+    ConfigError,
+    EngineError,
+    IndexError_,
+    IndexLockedError,
+    InputError,
+    RagError,
+    StoreError,
+)
+from core.records import Answer
 from ui import render
-from ui.service import (GENERIC_ERROR, MAX_TOP_K, Library, UnsupportedFileTypeError, Upload,
-                        UploadTooLargeError, make_filters, parse_history)
+from ui.service import (
+    GENERIC_ERROR,
+    MAX_TOP_K,
+    Library,
+    UnsupportedFileTypeError,
+    Upload,
+    UploadTooLargeError,
+    make_filters,
+    parse_history,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from index.models import IngestReport
-from rag.errors import RagError
+from core.errors import RagError
+from core.records import IngestReport
 
 logger = logging.getLogger(__name__)
 

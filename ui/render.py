@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from rag.types import Answer, Citation, Hit
+from core.records import Answer, Citation, Hit
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 LIBRARY_ROWS = 300  # rows drawn at once in the Library tab

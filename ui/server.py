@@ -41,7 +41,7 @@ def is_loopback(host: str) -> bool:
 
 def check_bind(host: str, auth_token: str | None, insecure: bool) -> None:
     """Refuse to listen beyond this machine without a token, unless explicitly told to."""
-    from rag.errors import ConfigError
+    from core.errors import ConfigError
 
     if auth_token is not None and len(auth_token) < MIN_TOKEN_CHARS:
         raise ConfigError(f"the auth token must be at least {MIN_TOKEN_CHARS} characters")
@@ -278,8 +278,8 @@ def _serve(settings: Any, host: str, port: int, shown: str, ingest: Sequence[str
            auth_token: str | None) -> None:
     import uvicorn
 
+    from core.errors import RagError
     from rag.assistant import Assistant
-    from rag.errors import RagError
 
     assistant = Assistant(settings)
     if ingest:

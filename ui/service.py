@@ -13,11 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from core.errors import IndexLockedError, InputError, RagError
+from core.records import Answer, Article, Filters, IngestReport, Skipped
+from core.settings import ENGINES
 from index.manifest import ArticleInfo
-from index.models import Article, IngestReport, Skipped
-from rag.errors import IndexLockedError, InputError, RagError
-from rag.settings import ENGINES
-from rag.types import Answer, Filters
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,17 @@ from typing import Any
 
 import gradio as gr
 
-from rag.errors import RagError
-from rag.settings import ENGINES
+from core.errors import RagError
+from core.settings import ENGINES
 from ui import render
-from ui.service import (ALLOWED_EXTENSIONS, GENERIC_ERROR, MAX_TOP_K, Library, Upload,
-                        make_filters)
+from ui.service import (
+    ALLOWED_EXTENSIONS,
+    GENERIC_ERROR,
+    MAX_TOP_K,
+    Library,
+    Upload,
+    make_filters,
+)
 
 logger = logging.getLogger(__name__)
 

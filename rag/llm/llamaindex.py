@@ -42,7 +42,7 @@ class EngineLLM(CustomLLM):
     """Lets llama-index chat and query engines generate with a newscite engine.
 
     Chat calls keep their messages (so the model's own chat template applies); completion
-    calls send the prompt as one user message. Errors surface as `rag.errors.EngineError`.
+    calls send the prompt as one user message. Errors surface as `core.errors.EngineError`.
     """
 
     _engine: Any = PrivateAttr()

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import EngineError
+from core.errors import EngineError
+from core.records import REFUSAL, Hit
+from core.settings import Settings
 from rag.llm import output, prompt
 from rag.llm.model import INSTALL_HINT, packaged_model_path
-from rag.settings import Settings
-from rag.types import REFUSAL, Hit
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.errors import EngineError
+from core.errors import EngineError
 
 log = logging.getLogger(__name__)
 

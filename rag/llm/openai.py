@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag.errors import ConfigError, EngineError
+from core.errors import ConfigError, EngineError
+from core.records import REFUSAL, Hit
+from core.settings import Settings
 from rag.llm import output, prompt
-from rag.settings import Settings
-from rag.types import REFUSAL, Hit
 
 log = logging.getLogger(__name__)
 

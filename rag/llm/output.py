@@ -5,7 +5,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from rag.types import REFUSAL
+from core.records import REFUSAL
 
 _LETTER = re.compile(r"[^\W\d_]")
 

@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.types import REFUSAL, Hit
+from core.records import REFUSAL, Hit
+from core.text import evidence_terms, loose_sentence_spans
 
 Message = dict[str, str]
 
@@ -15,19 +16,6 @@ Message = dict[str, str]
 CHARS_PER_TOKEN = 4.0
 GAP = " … "
 
-_STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which
-while who whom why will with would you your yours yourself yourselves many much did say said
-says tell told according
-""".split())  # noqa: SIM905 - a word list reads better as text
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-# a sentence ends at . ! ? (optionally followed by a closing quote or bracket) before whitespace
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)")
 # anything that could open or close our delimiters or a chat-template role tag
 _ANGLE = str.maketrans({"<": "‹", ">": "›"})
 
@@ -76,43 +64,6 @@ def _attr(value: str | None) -> str:
     return value.replace('"', "'")
 
 
-def _terms(text: str) -> list[str]:
-    out = []
-    for word in _WORD.findall(text.lower()):
-        word = word.replace("’", "'")
-        word = word.removesuffix("'s")
-        if word in _STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            continue
-        out.append(_stem(word))
-    return out
-
-
-def _stem(word: str) -> str:
-    """A tiny suffix stripper: enough to match killed/kill, soldiers/soldier, turkish/turkey."""
-    if word.isdigit() or len(word) <= 3:
-        return word
-    if word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    for suffix in ("ing", "ied", "ish", "ian", "ed", "ey", "e", "y"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("ia" if suffix == "ian" else "")
-    return word
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences of `text`, covering its non-blank content."""
-    spans = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start() + len(match.group(0).rstrip())
-        if text[start:end].strip():
-            spans.append((start, end))
-        start = match.end()
-    if text[start:].strip():
-        spans.append((start, len(text.rstrip())))
-    return spans
-
-
 def select_evidence(question: str, hits: Sequence[Hit], budget_tokens: int) -> list[Evidence]:
     """Keep, per hit, the sentences most related to the question plus their neighbours.
 
@@ -123,9 +74,9 @@ def select_evidence(question: str, hits: Sequence[Hit], budget_tokens: int) -> l
     """
     if budget_tokens <= 0:
         raise ValueError("budget_tokens must be positive")
-    q_terms = set(_terms(question))
-    spans_per_hit = [split_sentences(h.text) for h in hits]
-    sent_terms = [[set(_terms(h.text[s:e])) for s, e in spans]
+    q_terms = set(evidence_terms(question))
+    spans_per_hit = [loose_sentence_spans(h.text) for h in hits]
+    sent_terms = [[set(evidence_terms(h.text[s:e])) for s, e in spans]
                   for h, spans in zip(hits, spans_per_hit)]
     n_sent = sum(len(s) for s in sent_terms) or 1
     df: dict[str, int] = {}

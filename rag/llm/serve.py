@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from rag.errors import RagError
+from core.errors import RagError
 from rag.llm.model import packaged_model_path
 
 

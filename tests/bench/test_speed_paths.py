@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.keyword import K1, B, KeywordSearcher, query_terms, span_terms, term_counts
+from core import text as tx
+from core.text import query_terms, span_terms
+from index.keyword import K1, B, KeywordSearcher, term_counts
 from rag import fusion
-from rag import text as tx
 
 ROOT = Path(__file__).resolve().parents[2]
 ODD = ["Café owners in Zürich said “no” — twice.", "Erdoğan’s aides met in Ankara's suburbs.",
@@ -27,8 +28,8 @@ def _texts() -> list[str]:
 def test_fast_terms_equal_rag_text_terms() -> None:
     for text in _texts():
         assert query_terms(text) == tx.terms(text)
-        assert fusion.fast_terms(text) == tx.terms(text)
-    from index.chunk import sentence_spans
+        assert query_terms(text) == tx.terms(text)
+    from core.text import sentence_spans
 
     paragraphs = [" ".join(_texts()[i:i + 7]) for i in range(0, len(_texts()), 7)]
     for text in [*_texts(), *paragraphs, "", "One.", "Two words.", "\n\nU.S. troops.\n7 died."]:
@@ -56,7 +57,7 @@ _PIECES = ["U.S.", "e.g.", "A.B.C.", "x.Y.z", "O'Neil's", "it's", "don't", "4.5"
 @given(st.lists(st.sampled_from(_PIECES), max_size=30),
        st.text(alphabet="aAzZ09.' _-\n", max_size=40))
 def test_fast_terms_equal_rag_text_terms_on_any_text(pieces: list[str], noise: str) -> None:
-    from index.chunk import sentence_spans
+    from core.text import sentence_spans
 
     text = "".join(pieces) + noise
     assert query_terms(text) == tx.terms(text)
@@ -76,7 +77,7 @@ def test_the_word_table_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -
 
 
 def _article(n: int, text: str, source: str, published: str):  # noqa: ANN202
-    from index.models import Article
+    from core.records import Article
     return Article(id=f"art{n:04d}", title=f"Title {n}", text=text, path=f"/x/{n}.txt",
                    key=f"/x/{n}.txt", source=source, published=published)
 
@@ -217,11 +218,11 @@ def test_term_counts_format() -> None:
 
 
 def test_group_chunks_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from core.errors import IndexError_
+    from core.settings import Settings
     from index.embed import HashEmbedder
     from index.manifest import Manifest
     from index.pipeline import GROUP_CHUNKS, Indexer
-    from rag.errors import IndexError_
-    from rag.settings import Settings
 
     def make() -> Indexer:
         return Indexer(Settings(data_dir=tmp_path), HashEmbedder(),
@@ -247,10 +248,10 @@ def test_group_chunks_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
 ])
 def test_groups_end_with_a_short_tail(tmp_path: Path, group: int, sizes: list[int],
                                       want: list[int]) -> None:
+    from core.settings import Settings
     from index.embed import HashEmbedder
     from index.manifest import Manifest
     from index.pipeline import Indexer
-    from rag.settings import Settings
 
     indexer = Indexer(Settings(data_dir=tmp_path), HashEmbedder(),
                       Manifest(tmp_path / "m.sqlite"), None)  # type: ignore[arg-type]
@@ -262,11 +263,10 @@ def test_groups_end_with_a_short_tail(tmp_path: Path, group: int, sizes: list[in
 
 
 def test_progress_moves_within_a_group(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from eval.bench_corpus import write_corpus
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
-    from rag.settings import Settings
-
-    from eval.bench_corpus import write_corpus
     write_corpus(tmp_path / "c", 300, seed=3)
     calls: list[tuple[int, int]] = []
     a = Assistant(Settings(data_dir=tmp_path / "d"), embedder=HashEmbedder())

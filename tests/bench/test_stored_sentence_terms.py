@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunk import sentence_spans
+from core.text import sentence_spans
 from index.keyword import (
     SENTENCE_TERMS_FORMAT,
     KeywordSearcher,
@@ -59,8 +59,8 @@ def test_no_sentences_and_empty_sentences_differ() -> None:
 
 
 def _ingest(tmp_path: Path, seeds_dir: Path, hash_embedder):  # noqa: ANN001, ANN202
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     assistant = Assistant(Settings(data_dir=tmp_path / "data", engine="extractive"),
                           embedder=hash_embedder)

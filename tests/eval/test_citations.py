@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from eval.citations import Cited, CitedSentence, citation_scores, from_answer, from_draft
+from core.records import Answer, Hit
+from eval.citations import (
+    Cited,
+    CitedSentence,
+    citation_scores,
+    from_answer,
+    from_draft,
+)
 from eval.dataset import GoldSpan
 from rag.cite import finalize
-from rag.types import Answer, Hit
 
 A = ("Officials said at least 33 soldiers were killed in the strike on Thursday. "
      "Governor Ali Veli said 32 wounded troops were in hospital.")

@@ -8,8 +8,8 @@ import pytest
 
 from eval import cli
 from eval import run as run_module
-from eval.run import Run, Unit
 from eval.dataset import GOLD_DIR
+from eval.run import Run, Unit
 from eval.systems import get_config
 
 SEEDS_GOLD = str(GOLD_DIR / "seeds.jsonl")

@@ -9,9 +9,9 @@ from eval.systems import get_config
 
 
 def test_score_unit_for_retrieval_only_and_answers():
+    from core.records import Hit
     from eval.citations import CitedSentence
     from eval.systems import Reply
-    from rag.types import Hit
 
     turn = Turn("Who?", ("Ann",), (Support("a.txt", "Ann said"),))
     located = [[GoldSpan("a1", 10, 18)]]

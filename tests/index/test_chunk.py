@@ -4,8 +4,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunk import chunk_article, chunk_spans, sentence_spans
-from index.models import Article
+from core.records import Article
+from core.text import sentence_spans
+from index.chunk import chunk_article, chunk_spans
 
 
 def make(text: str) -> Article:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.records import Article, Skipped
 from index.clean import is_boilerplate
 from index.load import load_file, load_paths
-from index.models import Article, Skipped
 
 # The seeds are read in place from ../shared/corpus/seeds (the `seeds_dir` fixture in
 # tests/conftest.py skips with a clear reason when shared/ is not beside the project).

@@ -26,10 +26,10 @@ def test_does_nothing_without_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> No
 def test_ingest_trims_after_every_committed_group(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import index.pipeline
+    from core.settings import Settings
     from eval.bench_corpus import write_corpus
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     trims: list[int] = []
     committed: list[int] = []

@@ -56,9 +56,9 @@ def test_available_memory_is_read() -> None:
 
 
 def test_the_assistant_prefetches_its_manifest(tmp_path: Path, advised: list) -> None:
+    from core.settings import Settings
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     assistant = Assistant(Settings(data_dir=tmp_path / "data", engine="extractive"),
                           embedder=HashEmbedder())

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import StoreError
+from core.settings import Settings
 from eval.bench_corpus import write_corpus
 from index.embed import HashEmbedder
 from index.store import ChromaStore
 from rag.assistant import Assistant
-from rag.errors import StoreError
-from rag.settings import Settings
 
 
 class SlowEmbedder(HashEmbedder):

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.settings import Settings
+from core.settings import Settings
 
 
 def free_port() -> int:

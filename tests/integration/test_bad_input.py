@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -45,7 +45,7 @@ def test_bad_files_are_skipped_with_reasons(tmp_path, seeds_dir, hash_embedder):
 
 
 def test_unwritable_data_folder_gives_clear_error(tmp_path, seeds_dir, hash_embedder):
-    from rag.errors import RagError
+    from core.errors import RagError
 
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")

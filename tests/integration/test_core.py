@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import InputError, ModelMismatchError
+from core.errors import InputError, ModelMismatchError
 
 pytestmark = pytest.mark.integration
 

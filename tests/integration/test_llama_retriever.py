@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import Filters
 from rag.retrieve import as_llama_retriever
-from rag.types import Filters
 
 pytestmark = pytest.mark.integration
 

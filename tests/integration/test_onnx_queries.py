@@ -98,8 +98,8 @@ def test_only_the_packaged_model_goes_through_onnx(minilm, hash_embedder,  # noq
 
 
 def test_settings_choose_the_runtime_per_side(minilm: Any, tmp_path: Path) -> None:
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     both = Assistant(Settings(data_dir=tmp_path / "a", cache_dir=tmp_path), embedder=minilm)
     assert isinstance(both.ingest_embedder, OnnxMiniLM)
@@ -124,7 +124,7 @@ SERVE = """
 import json, sys
 from pathlib import Path
 from rag.assistant import Assistant
-from rag.settings import Settings
+from core.settings import Settings
 a = Assistant(Settings(data_dir=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]),
                        engine="extractive"))
 a.warm_up()
@@ -136,8 +136,8 @@ print(json.dumps({"torch": "torch" in sys.modules, "refused": answer.refused,
 
 @pytest.mark.slow
 def test_a_serving_process_never_imports_torch(seeds_dir: Path, tmp_path: Path) -> None:
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache",
                         engine="extractive")
@@ -160,7 +160,7 @@ INGEST = """
 import json, sys
 from pathlib import Path
 from rag.assistant import Assistant
-from rag.settings import Settings
+from core.settings import Settings
 a = Assistant(Settings(data_dir=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]),
                        engine="extractive"))
 report = a.ingest([Path(sys.argv[3])])

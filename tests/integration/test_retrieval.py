@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.types import Filters
+from core.records import Filters
 
 pytestmark = pytest.mark.integration
 

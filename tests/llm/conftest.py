@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.types import Hit
+from core.records import Hit
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from rag.errors import EngineError
+from core.errors import EngineError
+from core.records import REFUSAL, Hit
+from core.settings import Settings
 from rag.llm import local, model
 from rag.llm.local import LocalEngine
 from rag.llm.openai import OpenAIEngine
-from rag.settings import Settings
-from rag.types import REFUSAL, Hit
 
 MARKER = re.compile(r"\[\d+\]")
 HITS = (Hit(chunk_id="c1", article_id="a1", title="T", start=0, end=0, score=1.0,

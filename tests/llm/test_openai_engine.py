@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from rag.errors import ConfigError, EngineError
+from core.errors import ConfigError, EngineError
+from core.records import REFUSAL, Hit
+from core.settings import Settings
 from rag.llm.openai import OpenAIEngine, chat_completions_url
-from rag.settings import Settings
-from rag.types import REFUSAL, Hit
 
 KEY = "sk-test-SECRET-0123456789"
 ENV = "NEWSCITE_TEST_LLM_KEY"

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from core.records import REFUSAL, Hit
+from core.text import loose_sentence_spans as split_sentences
 from rag.llm import output, prompt
 from rag.llm.output import AnswerGate, clean_condensed
 from rag.llm.prompt import (
@@ -12,9 +14,7 @@ from rag.llm.prompt import (
     condense_messages,
     estimate_tokens,
     select_evidence,
-    split_sentences,
 )
-from rag.types import REFUSAL, Hit
 
 
 def make_hit(text: str, n: int = 0, title: str = "Title", source: str | None = "Outlet",

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from core.records import Hit
+from core.settings import Settings
+from core.text import loose_sentence_spans as split_sentences
 from rag.assistant import Assistant
 from rag.cite import check
-from rag.llm.prompt import split_sentences
-from rag.settings import Settings
-from rag.types import Hit
 
 
 class MisnumberingEngine:

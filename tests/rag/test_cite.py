@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.records import REFUSAL, Hit
 from rag.cite import check, finalize, is_refusal, parse
-from rag.types import REFUSAL, Hit
 
 ARTICLE = ("Officials said at least 33 soldiers were killed in the strike on Thursday. "
            "Governor Ali Veli said 32 wounded troops were in hospital. "

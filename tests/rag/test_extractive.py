@@ -1,9 +1,9 @@
 """The extractive engine picks the answering sentence, cites it, and refuses weak evidence."""
 from __future__ import annotations
 
+from core.records import REFUSAL, Hit
 from rag.cite import finalize
 from rag.extractive import ExtractiveEngine, answer_type
-from rag.types import REFUSAL, Hit
 
 P1 = ("The province's governor, Ali Veli, said at least 33 soldiers died in the air strike. "
       "Rescue teams worked through the night.")
@@ -49,8 +49,8 @@ def _plain_scores(question: str, hits_: list[Hit]) -> list[tuple[int, int, int, 
     import math
     from collections import Counter
 
-    from index.chunk import sentence_spans
-    from rag import text as tx
+    from core import text as tx
+    from core.text import sentence_spans
     from rag.extractive import _typed
 
     q_list = tx.terms(question)
@@ -75,10 +75,10 @@ def _plain_scores(question: str, hits_: list[Hit]) -> list[tuple[int, int, int, 
 def test_sentence_scores_equal_the_plain_term_analysis(seeds_dir) -> None:  # noqa: ANN001
     """Sentence terms come from the reranker's (cached, possibly stored) analysis: the scores
     are those of analysing every sentence afresh."""
+    from core.records import Article
     from index.chunk import chunk_article
-    from index.load import load_paths
-    from index.models import Article
     from index.keyword import sentence_terms
+    from index.load import load_paths
     from rag import fusion
     from rag.extractive import score_sentences
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core.records import Hit
 from index.embed import HashEmbedder
 from rag.condense import condense_heuristic, needs_context
 from rag.fusion import RerankWeights, SentenceSimilarity, collapse, rerank, rrf
 from rag.retrieve import date_limit
-from rag.types import Hit
 
 
 def h(cid: str, text: str, article: str = "a", source: str = "S", published: str | None = None,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import ConfigError
-from rag.settings import Settings, load_settings
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
 
 
 def test_settings_accept_string_paths():

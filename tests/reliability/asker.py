@@ -11,8 +11,8 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     data_dir, question = Path(argv[0]), argv[1]
     assistant = Assistant(Settings(data_dir=data_dir, engine="extractive"))

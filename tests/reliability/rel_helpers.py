@@ -68,7 +68,7 @@ if timed:
             threading.Timer(float(_delay), os.kill, (os.getpid(), signal.SIGKILL)).start()
         return _upsert(self, *args, **kwargs)
     index.store.ChromaStore.upsert = upsert
-from rag.cli import main
+from ui.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

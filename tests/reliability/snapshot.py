@@ -7,13 +7,12 @@ from pathlib import Path
 
 
 def view(data_dir: Path, question: str, embedder: object) -> dict[str, object]:
-    from index.verify import verify
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     assistant = Assistant(Settings(data_dir=data_dir, engine="extractive"), embedder=embedder)
     try:
-        problems = [str(p) for p in verify(assistant)]
+        problems = [str(p) for p in assistant.verify()]
         hits = assistant.retrieve(question)
         answer = assistant.ask(question)
         return {

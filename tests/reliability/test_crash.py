@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from rel_helpers import GOLDEN, cli, copy_corpus, release_chroma, snapshot
 
-from index.verify import verify
+from core.settings import Settings
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 
@@ -110,7 +109,7 @@ def test_killed_ingests_resume_to_the_clean_index(tmp_path, minilm, need_seeds):
     for scenario in SCENARIOS:
         assistant = Assistant(Settings(data_dir=scenario.data, engine="extractive"),
                               embedder=minilm)
-        problems = verify(assistant)
+        problems = assistant.verify()
         after_kill[scenario.name] = sorted({p.kind for p in problems})
         if scenario.partial:
             assert problems, f"{scenario.name}: verify saw nothing of the interrupted run"

@@ -8,10 +8,20 @@ import time
 from pathlib import Path
 
 import pytest
-from rel_helpers import BASE_ENV, GOLDEN, PYTHON, ROOT, SAMPLE, SEEDS, cli, popen_cli, snapshot
+from rel_helpers import (
+    BASE_ENV,
+    GOLDEN,
+    PYTHON,
+    ROOT,
+    SAMPLE,
+    SEEDS,
+    cli,
+    popen_cli,
+    snapshot,
+)
 
+from core.settings import Settings
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from rel_helpers import BASE_ENV, PYTHON, ROOT, SAMPLE, cli, free_port, start_server, stop_server
+from rel_helpers import (
+    BASE_ENV,
+    PYTHON,
+    ROOT,
+    SAMPLE,
+    cli,
+    free_port,
+    start_server,
+    stop_server,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.server, pytest.mark.fault, pytest.mark.slow]
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from rel_helpers import BASE_ENV, GOLDEN, PYTHON, ROOT, SAMPLE, cli, release_chroma
 
+from core.settings import Settings
 from index.embed import HashEmbedder
-from index.verify import verify
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 
@@ -58,7 +57,7 @@ def _state(data: Path, embedder: object) -> dict[str, object]:
         return {"articles": assistant.manifest.article_ids(),
                 "manifest": assistant.manifest.all_chunk_ids(),
                 "keyword": assistant.manifest.keyword_ids(), "chroma": assistant.store.ids(),
-                "problems": {p.kind for p in verify(assistant)}}
+                "problems": {p.kind for p in assistant.verify()}}
     finally:
         assistant.close()
         release_chroma(data)
@@ -124,7 +123,7 @@ def test_read_only_data_folder_gives_a_clear_error_and_changes_nothing(shared_tm
     assert _state(data, minilm) == before_state
     assistant = Assistant(Settings(data_dir=data, engine="extractive"), embedder=minilm)
     assert len(assistant.ingest([new]).added) == 2
-    assert verify(assistant) == []
+    assert assistant.verify() == []
     assistant.close()
 
 
@@ -150,7 +149,7 @@ from pathlib import Path
 import numpy as np
 from index.manifest import Manifest
 from index.store import ChromaStore
-from rag.errors import IndexError_
+from core.errors import IndexError_
 data, collection, model, dim = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 manifest = Manifest(data / "manifest.sqlite")
 store = ChromaStore(data, None, collection, model, dim)
@@ -282,7 +281,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_index(shared_tmp, small_dis
     # the next ingest, with room on the disk, cleans up and completes
     assistant = Assistant(Settings(data_dir=data, engine="extractive"), embedder=minilm)
     assert len(assistant.ingest([new]).added) == 10
-    assert verify(assistant) == []
+    assert assistant.verify() == []
     answer = assistant.ask(GOLDEN)
     assert "Thirty-three" in answer.text and answer.citations
     assistant.close()

@@ -6,10 +6,10 @@ import json
 import pytest
 from rel_helpers import cli, copy_corpus, release_chroma, snapshot
 
+from core.settings import Settings
 from index.embed import HashEmbedder
-from index.transfer import export_jsonl, import_jsonl, read_jsonl
+from index.transfer import read_jsonl
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 FIELDS = {"newscite_export", "id", "title", "source", "url", "published", "text", "path", "key",
           "keys", "boilerplate", "content_hash"}
@@ -67,13 +67,13 @@ def test_import_bad_lines_and_edited_text(tmp_path):
     assert any("does not match the text" in w for w in warnings)  # "x" is not its content id
     assistant = Assistant(Settings(data_dir=tmp_path / "data", engine="extractive"),
                           embedder=HashEmbedder())
-    report = import_jsonl(assistant, path)
+    report = assistant.import_articles(path)
     assert len(report.added) == 1 and len(report.skipped) == 7
     article = assistant.article(report.added[0])
     assert article is not None and article.source == "Harbour News"
     assert article.key.startswith("import:")
-    export_jsonl(assistant, tmp_path / "out.jsonl")
+    assistant.export(tmp_path / "out.jsonl")
     assert json.loads((tmp_path / "out.jsonl").read_text())["id"] == report.added[0]
     with pytest.raises(Exception, match="not found"):
-        import_jsonl(assistant, tmp_path / "missing.jsonl")
+        assistant.import_articles(tmp_path / "missing.jsonl")
     assistant.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rel_helpers import cli, copy_corpus, release_chroma, snapshot
 
+from core.settings import Settings
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 

@@ -6,10 +6,9 @@ import json
 import pytest
 from rel_helpers import SAMPLE
 
+from core.settings import Settings
 from index.embed import HashEmbedder
-from index.verify import rebuild, verify
 from rag.assistant import Assistant
-from rag.settings import Settings
 
 
 @pytest.fixture
@@ -22,11 +21,11 @@ def built(tmp_path):  # noqa: ANN001, ANN201
 
 
 def _kinds(assistant: Assistant) -> set[str]:
-    return {p.kind for p in verify(assistant)}
+    return {p.kind for p in assistant.verify()}
 
 
 def test_clean_index_has_no_problems(built):
-    assert verify(built) == []
+    assert built.verify() == []
 
 
 def test_keyword_rows(built):
@@ -35,7 +34,7 @@ def test_keyword_rows(built):
     db.execute("DELETE FROM kw WHERE chunk_id=?", (cid,))
     db.execute("INSERT INTO kw (chunk_id, article_id, length, terms, source, published_ts) "
                "VALUES ('x-1', 'x', 1, 'a:1', '', 0)")
-    problems = {p.kind: p for p in verify(built)}
+    problems = {p.kind: p for p in built.verify()}
     assert problems["missing-keyword"].chunk_ids == (cid,)
     assert problems["orphan-keyword"].chunk_ids == ("x-1",)
 
@@ -46,11 +45,11 @@ def test_keyword_sentence_terms(built):
     db.execute("UPDATE kw SET sentences = '1;1;wrong term' WHERE chunk_id=?", (first,))
     db.execute("UPDATE kw SET sentences = NULL WHERE chunk_id=?", (second,))  # not filled yet
     db.execute("UPDATE kw SET sentences = '9;1;other format' WHERE chunk_id=?", (third,))
-    problems = {p.kind: p for p in verify(built)}
+    problems = {p.kind: p for p in built.verify()}
     assert set(problems) == {"keyword-sentences"}
     assert problems["keyword-sentences"].chunk_ids == (first,)
-    rebuild(built)
-    assert verify(built) == []
+    built.rebuild()
+    assert built.verify() == []
 
 
 def test_chroma_chunks(built):
@@ -63,13 +62,13 @@ def test_chroma_chunks(built):
                embeddings=[got["embeddings"][1]])
     col.add(ids=["stray-1"], embeddings=[got["embeddings"][0]], documents=["stray"],
             metadatas=[got["metadatas"][0]])
-    problems = {p.kind: p for p in verify(built)}
+    problems = {p.kind: p for p in built.verify()}
     assert set(problems["missing-in-chroma"].chunk_ids) == set(ids[:2])
     assert problems["chunk-text"].chunk_ids == (ids[2],)
     assert problems["chunk-metadata"].chunk_ids == (ids[3],)
     assert problems["orphan-in-chroma"].chunk_ids == ("stray-1",)
-    report = rebuild(built)
-    assert report.articles == len(built.articles()) and verify(built) == []
+    report = built.rebuild()
+    assert report.articles == len(built.articles()) and built.verify() == []
 
 
 def test_manifest_damage(built):
@@ -90,8 +89,8 @@ def test_rebuild_applies_new_chunking_and_model(built, tmp_path):
     other = Assistant(built.settings.replace(chunk_chars=300),
                       embedder=HashEmbedder(dim=32, name="test/other-hash"))
     assert {"manifest-model", "manifest-chunking", "collection-model"} <= _kinds(other)
-    rebuild(other)
-    assert verify(other) == []
+    other.rebuild()
+    assert other.verify() == []
     assert other.manifest.all_chunk_ids() != chunks_before
     assert other.store.collection.metadata["dim"] == 32
     hits = other.retrieve("Hatay governor")
@@ -109,8 +108,8 @@ def test_rebuild_of_an_unreadable_chroma_folder(built):
     from index.chroma_reset import release_embedded
     release_embedded(data / "chroma")  # this process opened the folder before the damage
     assert "store-unreadable" in _kinds(fresh)
-    assert rebuild(fresh).chunks == count
-    assert verify(fresh) == []
+    assert fresh.rebuild().chunks == count
+    assert fresh.verify() == []
     assert not [p for p in data.iterdir() if p.name.startswith("chroma.damaged")]
     fresh.close()
 
@@ -118,5 +117,5 @@ def test_rebuild_of_an_unreadable_chroma_folder(built):
 def test_interrupted_rebuild_is_reported(built):
     built.manifest.set_meta({"rebuild": "2020-01-01T00:00:00"})
     assert "interrupted-rebuild" in _kinds(built)
-    rebuild(built)
-    assert verify(built) == []
+    built.rebuild()
+    assert built.verify() == []

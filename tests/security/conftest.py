@@ -21,8 +21,8 @@ def minilm():  # noqa: ANN201
 @pytest.fixture(scope="session")
 def injected(tmp_path_factory: pytest.TempPathFactory, minilm):  # noqa: ANN001, ANN201
     """A real Assistant over the injection articles plus the sample corpus (distractors)."""
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("injection"),
                                    engine="extractive"), embedder=minilm)

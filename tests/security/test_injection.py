@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sec_helpers import GOLD
 
-from rag.types import Answer
+from core.records import Answer
 from ui import render
 
 # an HTML tag or a chat-template tag (<|im_start|>) in answer text

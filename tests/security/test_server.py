@@ -43,7 +43,7 @@ def test_is_loopback(host, loopback):
 
 
 def test_check_bind_rules(caplog):
-    from rag.errors import ConfigError
+    from core.errors import ConfigError
     from ui.server import check_bind
 
     check_bind("127.0.0.1", None, False)

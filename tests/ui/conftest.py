@@ -26,8 +26,8 @@ def _need_seeds() -> Path:
 @pytest.fixture(scope="session")
 def seeded_assistant(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """A real Assistant (extractive engine, real embeddings, embedded Chroma) over the seeds."""
+    from core.settings import Settings
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     seeds = _need_seeds()
     assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("ui-index"),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import IndexLockedError, InputError
+from core.records import IngestReport
+from core.settings import Settings
 from index.embed import HashEmbedder
-from index.models import IngestReport
 from rag.assistant import Assistant
-from rag.errors import IndexLockedError, InputError
-from rag.settings import Settings
 from ui.jobs import INGEST_NICENESS, IngestJobs
 from ui.service import Library
 

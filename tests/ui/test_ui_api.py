@@ -5,9 +5,9 @@ import json
 from typing import Any
 
 import pytest
-
-from rag.types import Answer
 from ui_helpers import QUESTION, UPLOAD_LIMIT, parse_sse
+
+from core.records import Answer
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-
 from ui_helpers import DOCS, QUESTION
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
-from rag.assistant import StreamEvent
-from rag.errors import EngineError, IndexLockedError, StoreError
-from rag.types import Answer
-from ui.server import create_app
 from ui_helpers import parse_sse
+
+from core.errors import EngineError, IndexLockedError, StoreError
+from core.records import Answer
+from rag.assistant import StreamEvent
+from ui.server import create_app
 
 pytestmark = pytest.mark.fault
 

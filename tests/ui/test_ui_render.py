@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.types import Answer, Citation, Hit, Sentence
+from core.records import Answer, Citation, Hit, Sentence
 from ui import render
 
 EVIL = ("<img src=x onerror=alert(1)> <script>window.__xss=1</script> "

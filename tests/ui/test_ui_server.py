@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from ui_helpers import QUESTION, parse_sse
 
 pytestmark = [pytest.mark.server, pytest.mark.integration]

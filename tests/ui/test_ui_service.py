@@ -9,9 +9,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.errors import InputError
-from ui.service import (Library, ReadWriteLock, UnsupportedFileTypeError, UploadTooLargeError,
-                        make_filters, parse_history, safe_filename)
+from core.errors import InputError
+from ui.service import (
+    Library,
+    ReadWriteLock,
+    UnsupportedFileTypeError,
+    UploadTooLargeError,
+    make_filters,
+    parse_history,
+    safe_filename,
+)
 
 
 @pytest.mark.parametrize("name,expected", [

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
-from rag.settings import load_settings
+from core.errors import RagError
+from core.settings import load_settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -168,8 +168,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 def _index_command(assistant: Any, args: argparse.Namespace) -> int:
     if args.index_command == "verify":
-        from index.verify import verify
-        problems = verify(assistant)
+        problems = assistant.verify()
         if args.json:
             print(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))
         else:
@@ -178,15 +177,14 @@ def _index_command(assistant: Any, args: argparse.Namespace) -> int:
             print(f"{len(problems)} problems" if problems else
                   f"index ok: {len(assistant.articles())} articles")
         return 1 if problems else 0
-    from index.verify import rebuild
     with _progress(args.quiet) as update:
-        report = rebuild(assistant, progress=update)
+        report = assistant.rebuild(progress=update)
     print(report.summary())
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag.types import Filters
+    from core.records import Filters
 
     if args.command == "eval":
         from eval.cli import main as eval_main
@@ -215,14 +213,12 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "index":
         return _index_command(assistant, args)
     if args.command == "export":
-        from index.transfer import export_jsonl
-        count = export_jsonl(assistant, args.path)
+        count = assistant.export(args.path)
         print(f"exported {count} articles to {args.path}")
         return 0
     if args.command == "import":
-        from index.transfer import import_jsonl
         with _progress(args.quiet) as update:
-            report = import_jsonl(assistant, args.path, progress=update)
+            report = assistant.import_articles(args.path, progress=update)
         _print_report(report, args.json)
         return 0
     if args.command == "ask":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError
+from core.errors import ConfigError
 
 ENGINES = ("auto", "extractive", "local", "openai")
 ENV_PREFIX = "NEWSCITE_"

@@ -1,0 +1,1 @@
+"""The kernel: records, errors, settings and text analysis; it imports nothing else of newscite."""
