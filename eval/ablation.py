@@ -1,8 +1,8 @@
 """Retrieval ablation (dense, BM25, fused, second stage) and the sweeps behind the defaults.
 
     python -m eval.ablation                   # eval/reports/retrieval.{md,json}
-    python -m eval.ablation --sweep-rerank    # rerank weights -> eval/reports/retrieval-sweep.*
-    python -m eval.ablation --sweep-chunking  # chunk_chars x chunk_overlap, recall@k for top_k
+    python -m eval.sweeps --sweep-rerank    # rerank weights -> eval/reports/retrieval-sweep.*
+    python -m eval.sweeps --sweep-chunking  # chunk_chars x chunk_overlap, recall@k for top_k
 
 The sweeps live in eval/sweeps.py; the gold probes, indexing and scoring here are shared.
 """
@@ -195,22 +195,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m eval.ablation")
     parser.add_argument("--out", type=Path, default=REPORTS / "retrieval.md")
-    parser.add_argument("--sweep-rerank", action="store_true", help="tune the rerank weights")
-    parser.add_argument("--sweep-chunking", action="store_true",
-                        help="chunk_chars x chunk_overlap, and recall@k for top_k")
     args = parser.parse_args(argv)
-    embedder = MiniLMEmbedder()
     REPORTS.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    if args.sweep_rerank or args.sweep_chunking:
-        from eval import sweeps
-    if args.sweep_rerank:
-        lines = sweeps.write_sweep("rerank", sweeps.run_rerank_sweep(embedder))
-    if args.sweep_chunking:
-        lines = sweeps.write_sweep("chunking", sweeps.run_chunking_sweep(embedder))
-    if not (args.sweep_rerank or args.sweep_chunking):
-        lines = run_ablation(embedder, args.out)
-    print("\n".join(lines))
+    print("\n".join(run_ablation(MiniLMEmbedder(), args.out)))
     return 0
 
 

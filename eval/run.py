@@ -12,6 +12,7 @@ from typing import Any
 from core.errors import RagError
 from core.records import Citation, Hit
 from eval import metrics as m
+from eval.build import make_system
 from eval.citations import citation_scores
 from eval.dataset import (
     Dataset,
@@ -22,7 +23,7 @@ from eval.dataset import (
     load_articles,
     locate_support,
 )
-from eval.systems import Config, History, Reply, System, make_system
+from eval.systems import Config, History, Reply, System
 from index.embed import Embedder, get_embedder
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The sweeps behind the retrieval defaults: rerank weights, and chunk size / overlap / top_k.
 
-Run through `python -m eval.ablation --sweep-rerank` / `--sweep-chunking`; both write their
+Run through `python -m eval.sweeps --sweep-rerank` / `--sweep-chunking`; both write their
 section of eval/reports/retrieval-sweep.{md,json}.
 """
 from __future__ import annotations
@@ -290,3 +290,30 @@ def write_sweep(section: str, sweep: dict[str, Any]) -> list[str]:
         lines += chunking_markdown(data["chunking"])
     SWEEP_REPORT.write_text("\n".join(lines))
     return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from index.embed import MiniLMEmbedder
+
+    parser = argparse.ArgumentParser(prog="python -m eval.sweeps")
+    parser.add_argument("--sweep-rerank", action="store_true", help="tune the rerank weights")
+    parser.add_argument("--sweep-chunking", action="store_true",
+                        help="chunk_chars x chunk_overlap, and recall@k for top_k")
+    args = parser.parse_args(argv)
+    if not (args.sweep_rerank or args.sweep_chunking):
+        parser.error("choose --sweep-rerank and/or --sweep-chunking")
+    embedder = MiniLMEmbedder()
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    if args.sweep_rerank:
+        lines = write_sweep("rerank", run_rerank_sweep(embedder))
+    if args.sweep_chunking:
+        lines = write_sweep("chunking", run_chunking_sweep(embedder))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

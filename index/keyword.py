@@ -22,6 +22,7 @@ import numpy as np
 
 from core.text import query_terms, sentence_spans, span_terms
 from index.keyword_index import InvertedIndex
+from index.sqlite import is_read_only, open_sqlite
 
 K1, B = 1.2, 0.75
 SNAPSHOT_MIN_ROWS = 20_000  # smaller indexes build from SQLite in well under a second
@@ -139,11 +140,6 @@ class KeywordSearcher(InvertedIndex):
     # --- loading ------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            from index.manifest import (  # lazy: manifest imports us
-                is_read_only,
-                open_sqlite,
-            )
-
             path = Path(self.db_path)
             self._db = open_sqlite(path)
             if not is_read_only(path):  # a read-only data folder can still be searched

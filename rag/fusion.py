@@ -36,7 +36,7 @@ class RerankWeights:
     """Weights of the second-stage signals; 0 switches a signal off.
 
     Only ratios matter, so `fused` stays 1; the rest are what the coordinate sweep of
-    `python -m eval.ablation --sweep-rerank` chose (eval/reports/retrieval-sweep.md). `numbers`
+    `python -m eval.sweeps --sweep-rerank` chose (eval/reports/retrieval-sweep.md). `numbers`
     is off: numbers in questions are mostly dates ("on February 27") that off-target passages
     repeat. `semantic` is off: its gain was within noise on the gold sets and, from a cold
     sentence cache, it embeds every sentence of the candidates (about a second here).
