@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from core.errors import (
@@ -42,23 +43,35 @@ Engine = Literal["auto", "extractive", "local", "openai"]
 class FiltersIn(BaseModel):
     """Restrict the search; dates are ISO (YYYY-MM-DD), inclusive."""
 
-    sources: list[str] = Field(default_factory=list, description="outlets to search")
-    date_from: str | None = Field(None, examples=["2020-02-27"])
-    date_to: str | None = Field(None, examples=["2020-03-05"])
-    article_ids: list[str] = Field(default_factory=list)
+    sources: list[Text] = Field(default_factory=list, description="outlets to search")
+    date_from: Text | None = Field(None, examples=["2020-02-27"])
+    date_to: Text | None = Field(None, examples=["2020-03-05"])
+    article_ids: list[Text] = Field(default_factory=list)
+
+
+def _valid_text(value: str) -> str:
+    """Text that can be stored and sent back as UTF-8: no unpaired surrogates ("\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it holds an unpaired surrogate)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_text)]
 
 
 class Turn(BaseModel):
-    question: str
-    answer: str
+    question: Text
+    answer: Text
 
 
 class AskIn(BaseModel):
     """A question, optionally a follow-up to earlier turns (oldest first)."""
 
-    question: str = Field(..., max_length=20_000,
-                          examples=["How many Turkish soldiers were killed?"])
-    history: list[tuple[str, str]] | list[Turn] | None = Field(
+    question: Text = Field(..., max_length=20_000,
+                           examples=["How many Turkish soldiers were killed?"])
+    history: list[tuple[Text, Text]] | list[Turn] | None = Field(
         None, description="earlier turns as [[question, answer], ...] or "
                           "[{\"question\": ..., \"answer\": ...}, ...]")
     filters: FiltersIn | None = None
@@ -281,7 +294,22 @@ def add_article_page(app: FastAPI, library: Library) -> None:
                                      "Referrer-Policy": "no-referrer"})
 
 
+def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """What was wrong with a request, never the input itself: echoing it back could be huge,
+    could not always be encoded (NaN, unpaired surrogates), and reflects the caller's data."""
+    out = []
+    for error in exc.errors()[:20]:
+        loc = [part if isinstance(part, (int, str)) else str(part) for part in error.get("loc", ())]
+        out.append({"loc": loc, "msg": str(error.get("msg", "invalid"))[:200],
+                    "type": str(error.get("type", "value_error"))})
+    return out
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_details(exc)}, status_code=422)

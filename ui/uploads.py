@@ -15,12 +15,15 @@ from ui.service import UnsupportedFileTypeError, check_extension
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_FIELD_BYTES", "MAX_FILES_PER_UPLOAD", "UploadLimits"]
+__all__ = ["MAX_FIELD_BYTES", "MAX_FILES_PER_UPLOAD", "MAX_JSON_BYTES", "UploadLimits"]
 
 # multipart bodies to Gradio's own routes (/gradio_api/upload ...): the REST API checks its own
 MAX_FILES_PER_UPLOAD = 100  # Gradio's browser client sends every chosen file in one request
 MAX_FIELD_BYTES = 64_000  # a form field that is not a file (Gradio sends ids and names)
 SPOOL_MEMORY = 1 << 20  # a checked body is held in memory up to this, then in a temporary file
+# a REST body that is not an upload (a question with its history and filters): a question is
+# at most 20,000 characters, and twenty long earlier turns fit in well under this
+MAX_JSON_BYTES = 1_000_000
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -92,7 +95,8 @@ class _PartChecker:
 
 
 class UploadLimits:
-    """ASGI middleware: Gradio's own routes take the upload limits the REST API applies.
+    """ASGI middleware: every upload (REST and Gradio's own routes) is checked as it streams in,
+    and other REST bodies are capped at MAX_JSON_BYTES.
 
     Gradio stores whatever its upload route receives, of any type (its `file_types` are a hint
     to the browser). A multipart request to any route outside /api is read here first, checked
@@ -106,8 +110,11 @@ class UploadLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         boundary = _multipart_boundary(scope)
-        if boundary is None or scope.get("path", "").startswith("/api/"):
-            await self.app(scope, receive, send)
+        if boundary is None:
+            if _has_body(scope) and scope.get("path", "").startswith("/api/"):
+                await self._small_body(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         # the most one request may carry: every file at the limit, plus room for the fields
         most = MAX_FILES_PER_UPLOAD * self.max_bytes + MAX_FIELD_BYTES * 16
@@ -135,6 +142,44 @@ class UploadLimits:
                 return
             body.seek(0)
             await self.app(scope, _replay(body, size, receive), send)
+
+
+    async def _small_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A REST request that is not an upload (JSON): at most MAX_JSON_BYTES, refused by its
+        Content-Length before reading, or as soon as more arrives, never read whole first."""
+        if _content_length(scope) > MAX_JSON_BYTES:
+            await _refuse(send, 413, f"the request body is larger than {MAX_JSON_BYTES:,} bytes")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_JSON_BYTES:
+                await _refuse(send, 413,
+                              f"the request body is larger than {MAX_JSON_BYTES:,} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> MutableMapping[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _has_body(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope.get("method") in ("POST", "PUT", "PATCH")
 
 
 def _content_length(scope: Scope) -> int:
