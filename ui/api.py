@@ -225,16 +225,20 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
     async def upload(files: list[UploadFile] = File(..., description="one or more files: "
                      ".txt .md .html .htm .json .jsonl"),
                      wait: bool = Query(False, description="answer when the files are "
-                                        "indexed, with the ingest report")) -> Any:
+                                        "indexed, with the ingest report"),
+                     replace: bool = Query(False, description="delete the articles uploaded "
+                                           "earlier under the same file names")) -> Any:
         """Saves the files and starts a background job that indexes them; answers 202 with the
         job (poll `GET /api/jobs/{id}` for progress and the report). Questions keep being
-        answered from the articles indexed so far while it runs."""
+        answered from the articles indexed so far while it runs. Files are told apart by their
+        content: another file under a name uploaded before is added beside it, unless
+        `replace=true`."""
         saved: list[Upload] = []
         try:
             for f in files:
                 saved.append(await run_in_threadpool(library.save_upload, f.filename or "",
                                                      f.file))
-            job = library.submit_uploads(saved)
+            job = library.submit_uploads(saved, replace=replace)
         except Exception as exc:  # noqa: BLE001
             for up in saved:
                 up.path.unlink(missing_ok=True)

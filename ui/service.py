@@ -1,7 +1,9 @@
 """The one Assistant shared by the web chat and the REST API: locking, uploads, inputs, examples."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import re
 import shutil
@@ -144,10 +146,12 @@ def make_filters(sources: Iterable[str] | None = None, date_from: str | None = N
 
 @dataclass(frozen=True)
 class Upload:
-    """A file the user sent: its original name and where its bytes are now."""
+    """A file the user sent: its original name, where its bytes are now, and their sha256."""
 
     name: str
     path: Path
+    digest: str = ""
+    replace: bool = False  # articles uploaded earlier under the same name give way to it
 
 
 # Good questions for the project's own corpora, offered only when the words they need occur in
@@ -271,6 +275,7 @@ class Library:
         # a unique partial name: two uploads of one name at once must not share a file
         partial = self.upload_dir / f".{uuid.uuid4().hex}.part"
         size = 0
+        digest = hashlib.sha256()
         try:
             with open(partial, "wb") as out:
                 while block := stream.read(1 << 16):
@@ -279,23 +284,28 @@ class Library:
                         raise UploadTooLargeError(
                             f"{safe_filename(name)} is larger than the "
                             f"{self.max_upload_bytes / 1e6:g} MB upload limit")
+                    digest.update(block)
                     out.write(block)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return Upload(safe_filename(name), partial)
+        return Upload(safe_filename(name), partial, digest.hexdigest())
 
-    def submit_uploads(self, uploads: Sequence[Upload]) -> Any:
-        """Queue saved uploads for indexing by a background job; returns the `ui.jobs.Job`."""
+    def submit_uploads(self, uploads: Sequence[Upload], replace: bool = False) -> Any:
+        """Queue saved uploads for indexing by a background job; returns the `ui.jobs.Job`.
+
+        Uploads are told apart by content: a different file under a name already uploaded is a
+        new article beside the old one, unless `replace` (the old one is then deleted)."""
         if not uploads:
             raise InputError("no files were uploaded")
-        return self.jobs.submit(list(uploads), [up.name for up in uploads])
+        uploads = [dataclasses.replace(up, replace=replace) for up in uploads]
+        return self.jobs.submit(uploads, [up.name for up in uploads])
 
     def ingest_uploads(self, uploads: Sequence[Upload],
                        progress: Callable[[int, int], None] | None = None,
-                       timeout: float | None = None) -> IngestReport:
+                       timeout: float | None = None, replace: bool = False) -> IngestReport:
         """Index saved uploads through the job queue and wait for the report (errors raised)."""
-        job = self.submit_uploads(uploads)
+        job = self.submit_uploads(uploads, replace=replace)
         while True:
             job = self.jobs.wait(job.id, timeout=0.5 if progress else timeout)
             if progress and job.total:
@@ -314,21 +324,68 @@ class Library:
         file names. Runs on the jobs' low-priority thread, beside questions."""
         targets, fresh = [], []
         for up in uploads:
-            target = self.upload_dir / up.name
-            if not target.exists():
+            target = self._place(up)
+            if target == up.path:
                 fresh.append(target)
-            shutil.move(str(up.path), str(target))
             targets.append(target)
         try:
             report = self.assistant.ingest(targets, progress=progress, background=True)
         except BaseException:
             for target in fresh:  # nothing indexed: do not keep new files around
-                target.unlink(missing_ok=True)
+                self._remove_file(target)
             raise
+        for skipped in report.skipped:  # not an article (empty, binary...): not kept either
+            self._remove_file(Path(skipped.path.split("#", 1)[0]), unless_indexed=True)
+        replaced = self._replace_older([up for up in uploads if up.replace], targets)
+        if replaced:
+            report = dataclasses.replace(report, removed=report.removed + tuple(replaced))
         shown = {str(t): up.name for t, up in zip(targets, uploads, strict=True)}
         skipped = tuple(Skipped(_shown_name(s.path, shown), s.reason) for s in report.skipped)
         warnings = tuple(_strip_paths(w, shown) for w in report.warnings)
         return replace(report, skipped=skipped, warnings=warnings)
+
+    def _place(self, up: Upload) -> Path:
+        """Move a saved upload to uploads/<content hash>/<name> (its source key); the same
+        content again, under any name, is the file already there (and so unchanged)."""
+        folder = self.upload_dir / (up.digest[:16] or uuid.uuid4().hex[:16])
+        existing = [f for f in folder.iterdir() if f.is_file()] if folder.is_dir() else []
+        if existing:
+            up.path.unlink(missing_ok=True)
+            return existing[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / up.name
+        shutil.move(str(up.path), str(target))
+        return target
+
+    def _replace_older(self, uploads: Sequence[Upload], targets: Sequence[Path]) -> list[str]:
+        """Delete articles uploaded earlier under the names of `uploads` (the "replace" choice)."""
+        names = {up.name for up in uploads}
+        keep = {str(t.resolve()) for t in targets}
+        gone = []
+        for info in self.assistant.articles():
+            path = Path(info.path.split("#", 1)[0]).resolve()
+            if (path.name in names and str(path) not in keep
+                    and self.upload_dir.resolve() in path.parents):
+                if self.assistant.delete(info.id):
+                    gone.append(info.id)
+                    self._remove_file(path, unless_indexed=True)
+        return gone
+
+    def _remove_file(self, path: Path, unless_indexed: bool = False) -> None:
+        """Remove an upload's file (and its folder when empty), if it is in the upload folder."""
+        try:
+            file = path.resolve()
+            root = self.upload_dir.resolve()
+            if root not in file.parents:
+                return
+            if unless_indexed and any(Path(a.path.split("#", 1)[0]).resolve() == file
+                                      for a in self.assistant.articles()):
+                return
+            file.unlink(missing_ok=True)
+            if file.parent != root and not any(file.parent.iterdir()):
+                file.parent.rmdir()
+        except OSError as exc:
+            logger.warning("could not remove uploaded file %s: %s", path, exc)
 
     def ingest_paths(self, paths: Sequence[str | Path],
                      progress: Callable[[int, int], None] | None = None) -> IngestReport:
@@ -347,15 +404,7 @@ class Library:
 
     def _forget_upload(self, path: str) -> None:
         """Remove a deleted article's uploaded file unless another article still comes from it."""
-        try:
-            file = Path(path).resolve()
-            if file.parent != self.upload_dir.resolve():
-                return
-            if any(Path(a.path).resolve() == file for a in self.assistant.articles()):
-                return
-            file.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.warning("could not remove uploaded file %s: %s", path, exc)
+        self._remove_file(Path(path.split("#", 1)[0]), unless_indexed=True)
 
 
 def _shown_name(path: str, shown: dict[str, str]) -> str:

@@ -94,7 +94,7 @@ def build_blocks(library: Library) -> gr.Blocks:
                 gr.update(choices=sources),
                 gr.update(samples=[[q] for q in examples], visible=bool(examples)))
 
-    def add_files(files: list[str] | None, query: str,
+    def add_files(files: list[str] | None, query: str, replace: bool,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         if not files:
             raise gr.Error("Choose one or more files first.")
@@ -107,7 +107,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             progress(0, desc="Indexing…")
             report = library.ingest_uploads(
                 saved, progress=lambda done, total: progress((done, total), desc="Embedding",
-                                                             unit="chunks"))
+                                                             unit="chunks"), replace=replace)
         except Exception as exc:  # noqa: BLE001
             for up in saved:
                 up.path.unlink(missing_ok=True)
@@ -161,6 +161,8 @@ def build_blocks(library: Library) -> gr.Blocks:
                                        f"{library.max_upload_bytes / 1e6:g} MB each)",
                                  file_count="multiple", file_types=list(ALLOWED_EXTENSIONS),
                                  elem_id="nc-upload")
+                replace = gr.Checkbox(False, label="Replace articles uploaded earlier under "
+                                      "the same file name", elem_id="nc-replace")
                 add = gr.Button("Add to library", variant="primary", elem_id="nc-add")
                 status = gr.HTML(elem_id="nc-status", js_on_load=None)
                 with gr.Row(equal_height=True):
@@ -193,7 +195,7 @@ def build_blocks(library: Library) -> gr.Blocks:
         demo.load(refresh, search, listing, **PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
                       **PRIVATE)
-        add.click(add_files, [upload, search], [status, upload, *listing],
+        add.click(add_files, [upload, search, replace], [status, upload, *listing],
                   concurrency_limit=1, concurrency_id="write", **PRIVATE)
         remove.click(delete, [victim, search], [status, *listing],
                      concurrency_limit=1, concurrency_id="write", **PRIVATE)

@@ -107,3 +107,40 @@ def _bytes(text: str):
     import io
 
     return io.BytesIO(text.encode())
+
+
+def _upload(library: Library, name: str, text: str, replace: bool = False) -> IngestReport:
+    return library.ingest_uploads([library.save_upload(name, _bytes(text))], timeout=60,
+                                  replace=replace)
+
+
+def test_uploads_are_told_apart_by_content_not_name(tmp_path: Path) -> None:
+    assistant = Assistant(Settings(data_dir=tmp_path / "data", engine="extractive"),
+                          embedder=HashEmbedder())
+    library = Library(assistant)
+    first = _upload(library, "story.txt", "Harbour report\n\n" + _story(3))
+    second = _upload(library, "story.txt", "Bridge report\n\n" + _story(4))
+    assert first.added and second.added and not second.removed
+    assert sorted(a.title for a in library.articles()) == ["Bridge report", "Harbour report"]
+    # the same content under other names: one article, one file
+    for name in ("copy-1.txt", "copy-2.txt", "copy-3.txt"):
+        again = _upload(library, name, "Bridge report\n\n" + _story(4))
+        assert again.unchanged and not again.added
+    files = [p for p in library.upload_dir.rglob("*") if p.is_file()]
+    assert len(files) == 2, files
+    # "replace": the earlier articles under that name give way
+    third = _upload(library, "story.txt", "Tunnel report\n\n" + _story(5), replace=True)
+    assert third.added and len(third.removed) == 2
+    assert [a.title for a in library.articles()] == ["Tunnel report"]
+    assert len([p for p in library.upload_dir.rglob("*") if p.is_file()]) == 1
+    assistant.close()
+
+
+def test_skipped_uploads_leave_no_file_behind(tmp_path: Path) -> None:
+    assistant = Assistant(Settings(data_dir=tmp_path / "data", engine="extractive"),
+                          embedder=HashEmbedder())
+    library = Library(assistant)
+    report = _upload(library, "empty.txt", "   \n")
+    assert [s.reason for s in report.skipped] == ["empty file"]
+    assert [p for p in library.upload_dir.rglob("*") if not p.name.startswith(".")] == []
+    assistant.close()
