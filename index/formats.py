@@ -28,8 +28,27 @@ def collapse_space(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
+# Inline HTML formatting inside plain text, Markdown or a JSON text field ("was <b>rebuilt</b>
+# at"): the tags go and their words stay in the sentence. Other markup is left for
+# index.injection, which makes it boilerplate (never citable) and breaks the text around it.
+_INLINE_TAG = re.compile(
+    r"<\s*/?\s*(?:a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|"
+    r"small|span|strike|strong|sub|sup|time|tt|u|var)(?=[\s/>])[^<>]{0,500}>",
+    re.IGNORECASE)
+_LINE_BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+
+
+def unwrap_inline_markup(text: str) -> str:
+    """`text` without inline formatting tags (their words kept in place); <br> is a line break."""
+    if "<" not in text:
+        return text
+    return _LINE_BREAK_TAG.sub("\n", _INLINE_TAG.sub("", text))
+
+
 def paragraphs(text: str) -> list[str]:
-    """Paragraphs: runs of non-blank lines, each an exact substring of `text` (outer space trimmed)."""
+    """Paragraphs: runs of non-blank lines of `text` with its inline markup unwrapped
+    (`unwrap_inline_markup`), each an exact substring of that text (outer space trimmed)."""
+    text = unwrap_inline_markup(text)
     blocks: list[str] = []
     run: list[str] = []
     for line in text.split("\n"):

@@ -501,3 +501,20 @@ def test_jsonl_records_keep_paragraphs_verbatim(tmp_path: Path, records: list[di
             number = int(item.key.rsplit("#", 1)[1])
             source = records[number - 1]["text"].replace("\r\n", "\n").replace("\r", "\n")
             assert all(p in source for p in paragraphs(item.text))
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".json"])
+def test_inline_html_stays_inside_its_sentence(tmp_path: Path, suffix: str) -> None:
+    body = ("The Morrow canal lock was <b>rebuilt</b> at a cost of <i>12 million</i> "
+            "euros, the <a href='https://example.org/x'>river authority</a> said.<br>"
+            "It <span class=\"x\">reopens</span> in <em>May</em>.")
+    path = tmp_path / f"canal{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps({"title": "Canal lock rebuilt", "text": body}))
+    else:
+        path.write_text(f"Canal lock rebuilt\n\n{body}\n")
+    got = article(path)
+    assert ("The Morrow canal lock was rebuilt at a cost of 12 million euros, the river "
+            "authority said.") in got.text
+    assert "It reopens in May." in got.text
+    assert "<" not in got.text and not got.boilerplate
