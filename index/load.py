@@ -158,11 +158,24 @@ def _article(path: Path, shown: str, key: str, meta: Meta, blocks: list[str],
         notes.append(f"{shown}: unparseable date {shown_date!r}; published left empty")
     title = title or path.stem
     digest = content_hash(title, text)
+    url = web_url(meta.url)
+    if meta.url and url is None:
+        notes.append(f"{shown}: the url is not an http(s) address; left empty")
     return Article(
         id=digest[:ID_CHARS], title=title, text=text, path=str(path), key=key,
-        source=meta.source or found.get("source"), url=meta.url, published=published,
+        source=meta.source or found.get("source"), url=url, published=published,
         content_hash=digest, boilerplate=tuple(removed),
     )
+
+
+def web_url(url: str | None) -> str | None:
+    """`url` when it is an http(s) address; None for anything else (javascript:, data:,
+    file:...), which a link on the web chat or in an API client must never open."""
+    if not url:
+        return None
+    url = url.strip()
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    return url if scheme in ("http", "https") and len(url) <= 2048 else None
 
 
 _Loaded = tuple[list[Article | Skipped], list[str]]  # items, warnings

@@ -127,6 +127,13 @@ class Manifest:
         row = self.db.execute("SELECT article_id FROM keys WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
+    def keys_under(self, folder: Path) -> dict[str, str]:
+        """{source key: article id} of every article loaded from a file under `folder`."""
+        prefix = str(folder.resolve()).rstrip("/") + "/"
+        rows = self.db.execute("SELECT key, article_id FROM keys WHERE substr(key, 1, ?) = ?",
+                               (len(prefix), prefix))
+        return dict(rows.fetchall())
+
     def article(self, article_id: str) -> Article | None:
         row = self.db.execute(
             "SELECT id, title, text, path, source, url, published, content_hash, boilerplate "

@@ -103,14 +103,23 @@ class Indexer:
                 self._locked = False
 
     # --- public -----------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
-        """Load the files and folders in `paths` and index their articles (`ingest_articles`)."""
+    def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None, *,
+               prune: bool = False) -> IngestReport:
+        """Load the files and folders in `paths` and index their articles (`ingest_articles`).
+
+        Articles indexed earlier from a file under one of the folders that is no longer there
+        are reported in a warning, and deleted with `prune`."""
         started = time.perf_counter()
+        paths = list(paths)
         with self._writing():  # held while loading too: a second writer fails before any work
             t = time.perf_counter()
-            loaded, warnings = _load_with_warnings(list(paths))
+            loaded, warnings = _load_with_warnings(paths)
             load_seconds = time.perf_counter() - t
             report = self.ingest_articles([a for a in loaded if isinstance(a, Article)], progress)
+            stale, pruned = self._stale([Path(p) for p in paths if Path(p).is_dir()], loaded,
+                                        prune, report)
+            warnings += stale
+            report = replace(report, removed=report.removed + tuple(pruned))
         report = replace(report, skipped=tuple(s for s in loaded if isinstance(s, Skipped)),
                          warnings=tuple(warnings) + report.warnings,
                          seconds=time.perf_counter() - started,
@@ -151,6 +160,33 @@ class Indexer:
             return True
 
     # --- steps ------------------------------------------------------------------------------
+    def _stale(self, folders: list[Path], loaded: list[Article | Skipped], prune: bool,
+               report: IngestReport) -> tuple[list[str], list[str]]:
+        """Warnings about articles from files now gone, and the ids deleted with `prune`."""
+        pruned: list[str] = []
+        if not folders:
+            return [], pruned
+        present = {a.key for a in loaded if isinstance(a, Article)}
+        present |= {str(Path(s.path.split("#", 1)[0]).resolve()) for s in loaded
+                    if isinstance(s, Skipped)}
+        out = []
+        for folder in folders:
+            stale = {aid for key, aid in self.manifest.keys_under(folder).items()
+                     if key not in present and key.split("#", 1)[0] not in present
+                     and not Path(key.split("#", 1)[0]).exists()}
+            stale -= set(report.removed)
+            if not stale:
+                continue
+            if prune:
+                for aid in sorted(stale):
+                    if self.delete(aid):
+                        pruned.append(aid)
+                out.append(f"{folder}: removed {len(stale)} articles whose files are gone (--prune)")
+            else:
+                out.append(f"{folder}: {len(stale)} indexed articles came from files that are no "
+                           "longer there; `newscite ingest --prune` removes them")
+        return out, pruned
+
     def _chunk(self, articles: Sequence[Article]
                ) -> tuple[list[tuple[Article, list[Chunk]]], list[str]]:
         """Each article's chunks, at most `max_article_chunks` of them (with a warning)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import IndexError_, InputError
 from core.records import ID_CHARS, Article, IngestReport, Skipped, content_hash
+from index.load import web_url
 from index.manifest import Manifest
 from index.pipeline import Indexer
 
@@ -84,7 +85,7 @@ def _article(obj: Any, where: str, warnings: list[str]) -> Article | Skipped:
     key = optional["key"] or f"import:{article_id}"
     return Article(id=article_id, title=title, text=text,
                    path=optional["path"] or key, key=key, source=optional["source"],
-                   url=optional["url"], published=optional["published"],
+                   url=web_url(optional["url"]), published=optional["published"],
                    content_hash=digest, boilerplate=tuple(boilerplate))
 
 

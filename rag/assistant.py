@@ -110,8 +110,10 @@ class Assistant:
 
     # --- ingest side --------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path] | str | Path,
-               progress: Any = None, *, background: bool = False) -> IngestReport:
+               progress: Any = None, *, background: bool = False,
+               prune: bool = False) -> IngestReport:
         """Index files or folders; unchanged articles are skipped, changed ones replaced.
+        Articles from files no longer in a given folder are reported (deleted with `prune`).
 
         `background=True` is for a server ingesting while it answers: the caller runs it on a
         low-priority thread, and it embeds on a session of its own (`_background_embedder`)."""
@@ -119,7 +121,7 @@ class Assistant:
             paths = [paths]
         embedder = self._background_embedder() if background else None
         with self._indexer(embedder) as indexer:
-            report = indexer.ingest(list(paths), progress=progress)
+            report = indexer.ingest(list(paths), progress=progress, prune=prune)
         for each in (self.query_embedder, self.ingest_embedder):
             if isinstance(each, OnnxMiniLM):
                 each.prepare()  # export the graph if a PyTorch ingest loaded torch anyway

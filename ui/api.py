@@ -23,6 +23,7 @@ from core.errors import (
     StoreError,
 )
 from core.records import Answer
+from index.load import web_url
 from ui import render
 from ui.service import (
     GENERIC_ERROR,
@@ -206,7 +207,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
     async def list_articles() -> list[dict[str, Any]]:
         infos = await run_in_threadpool(library.articles)
         return [{"id": a.id, "title": a.title, "source": a.source, "published": a.published,
-                 "url": a.url, "chunks": a.chunks} for a in infos]
+                 "url": web_url(a.url), "chunks": a.chunks} for a in infos]
 
     @router.get("/articles/{article_id}", summary="One article with its full text",
                 responses={404: {"description": "no such article"}})
@@ -215,7 +216,8 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         if article is None:
             raise HTTPException(404, f"no article with id {article_id}")
         return {"id": article.id, "title": article.title, "source": article.source,
-                "published": article.published, "url": article.url, "text": article.text}
+                "published": article.published, "url": web_url(article.url),
+                "text": article.text}
 
     @router.post("/articles", summary="Upload article files; they are indexed in the background",
                  status_code=202,

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.errors import RagError
+from core.errors import ConfigError, RagError
 from core.settings import load_settings
 
 
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="index article files or folders")
     p.add_argument("paths", nargs="+", type=Path, help=".txt .md .html .json .jsonl or folders")
+    p.add_argument("--prune", action="store_true", help="delete the articles indexed from files "
+                   "that are no longer in the given folders")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _common(p)
@@ -97,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "127.0.0.1; any other needs --auth or --insecure)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", metavar="TOKEN", help="require this token (Authorization: Bearer, "
-                   "or ?token= once in the browser); default NEWSCITE_AUTH_TOKEN")
+                   "or ?token= once in the browser); other users can read it in the process "
+                   "list: prefer --auth-file or NEWSCITE_AUTH_TOKEN")
+    p.add_argument("--auth-file", metavar="FILE", type=Path,
+                   help="read the token from this file (its first line)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host "
                    "without --auth (anyone who can reach it can read and change the index)")
     p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
@@ -105,6 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="index this folder before serving (repeatable)")
     _common(p)
     return parser
+
+
+def _auth_token(args: argparse.Namespace) -> str | None:
+    """The server's token: --auth-file, --auth (visible in `ps`: warned), NEWSCITE_AUTH_TOKEN."""
+    import os
+
+    if args.auth_file is not None:
+        try:
+            lines = args.auth_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the token file {args.auth_file}: {exc}") from exc
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise ConfigError(f"the token file {args.auth_file} is empty")
+        return token
+    if args.auth:
+        logger.warning("--auth puts the token in the process list, where other users of this "
+                       "machine can read it; prefer --auth-file or NEWSCITE_AUTH_TOKEN")
+        return str(args.auth)
+    return os.environ.get("NEWSCITE_AUTH_TOKEN") or None
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -195,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         import os
 
         from ui.server import serve
-        token = args.auth or os.environ.get("NEWSCITE_AUTH_TOKEN") or None
+        token = _auth_token(args)
         serve(settings, host=args.host, port=args.port, ingest=args.ingest, auth_token=token,
               insecure=args.insecure)
         return 0
@@ -207,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
             print("first use on this machine: exporting the embedding model to ONNX Runtime "
                   "(about half a minute, once)", file=sys.stderr)
         with _progress(args.quiet) as update:
-            report = assistant.ingest(args.paths, progress=update)
+            report = assistant.ingest(args.paths, progress=update, prune=args.prune)
         _print_report(report, args.json)
         return 0
     if args.command == "index":

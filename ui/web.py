@@ -1,6 +1,7 @@
 """The Gradio web chat: Chat (streamed, cited answers), Library (add, find, delete), Settings."""
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Iterator
@@ -29,8 +30,8 @@ PRIVATE = {"api_visibility": "private"}
 
 def _fail(exc: Exception) -> gr.Error:
     """A short message for the user; unexpected errors are logged, never shown."""
-    if isinstance(exc, RagError):
-        return gr.Error(str(exc))
+    if isinstance(exc, RagError):  # Gradio shows the message as HTML: it may echo user input
+        return gr.Error(html.escape(str(exc)))
     logger.error("unexpected error in the web chat", exc_info=exc)
     return gr.Error(GENERIC_ERROR)
 
@@ -130,7 +131,7 @@ def build_blocks(library: Library) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
         if not deleted:
-            raise gr.Error(f"No article with id {article_id}.")
+            raise gr.Error(f"No article with id {html.escape(article_id)}.")
         return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
 
     with gr.Blocks(title="newscite", analytics_enabled=False) as demo:

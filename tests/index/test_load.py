@@ -518,3 +518,15 @@ def test_inline_html_stays_inside_its_sentence(tmp_path: Path, suffix: str) -> N
             "authority said.") in got.text
     assert "It reopens in May." in got.text
     assert "<" not in got.text and not got.boilerplate
+
+
+@pytest.mark.parametrize("url,kept", [
+    ("https://example.org/a", True), ("HTTP://example.org/a", True),
+    ("javascript:alert(1)", False), ("data:text/html,<b>x</b>", False),
+    ("file:///etc/passwd", False), ("  JavaScript:alert(1)", False), ("example.org/a", False),
+])
+def test_only_web_addresses_are_kept_as_urls(tmp_path: Path, url: str, kept: bool) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"title": "Canal", "url": url,
+                                "text": "The canal reopened on Monday after repairs."}))
+    assert (article(path).url is not None) is kept
