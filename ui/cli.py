@@ -13,6 +13,8 @@ from typing import Any
 from core.errors import ConfigError, RagError
 from core.settings import load_settings
 
+logger = logging.getLogger(__name__)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="index folder (default .newscite, "
