@@ -48,7 +48,9 @@ def unwrap_inline_markup(text: str) -> str:
 def paragraphs(text: str) -> list[str]:
     """Paragraphs: runs of non-blank lines of `text` with its inline markup unwrapped
     (`unwrap_inline_markup`), each an exact substring of that text (outer space trimmed)."""
-    text = unwrap_inline_markup(text)
+    from index.injection import strip_invisible
+
+    text = strip_invisible(unwrap_inline_markup(text))
     blocks: list[str] = []
     run: list[str] = []
     for line in text.split("\n"):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.records import ID_CHARS, Article, Skipped, content_hash
 from index.clean import clean_lines, normalise_date, take_meta_lines
+from index.injection import strip_invisible
 from index.formats import (
     SCAN_CHARS,
     Meta,
@@ -75,7 +76,7 @@ def _decode(path: Path, shown: str, max_bytes: int, notes: list[str]) -> str | S
             except UnicodeDecodeError:
                 text, encoding = data.decode("latin-1"), "latin-1"
             notes.append(f"{shown}: not valid UTF-8, decoded as {encoding}")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_invisible(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         return Skipped(shown, "empty file")
     return text

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from core.records import Article, Skipped
 from index.clean import is_boilerplate
+from index.formats import unwrap_inline_markup
+from index.injection import strip_invisible
 from index.load import load_file, load_paths
 
 # The seeds are read in place from ../shared/corpus/seeds (the `seeds_dir` fixture in
@@ -431,7 +433,10 @@ PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[Heal
 
 
 def decoded_source(text: str) -> str:
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    """The text as the loaders read it: no BOM, \\n line ends, inline markup unwrapped and
+    invisible characters dropped (both documented normalisations)."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return strip_invisible(unwrap_inline_markup(text))
 
 
 def loaded(path: Path) -> list[Article | Skipped]:
@@ -499,7 +504,7 @@ def test_jsonl_records_keep_paragraphs_verbatim(tmp_path: Path, records: list[di
     for item in items:
         if isinstance(item, Article):
             number = int(item.key.rsplit("#", 1)[1])
-            source = records[number - 1]["text"].replace("\r\n", "\n").replace("\r", "\n")
+            source = decoded_source(records[number - 1]["text"])
             assert all(p in source for p in paragraphs(item.text))
 
 
