@@ -219,7 +219,6 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     args.resolved_data_dir = settings.data_dir  # for _storage_note, should this command fail
     if args.command == "serve":
-        import os
 
         from ui.server import serve
         token = _auth_token(args)

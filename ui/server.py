@@ -158,6 +158,46 @@ class Guard:
         await self.app(scope, receive, send_with_cookie if scope["type"] == "http" else send)
 
 
+class NoServerErrors:
+    """ASGI middleware: Gradio's own routes answer 500 to malformed calls (a missing input, a
+    bad upload); under /gradio_api/ that becomes 400 with a short message. What went wrong is
+    logged in one line, never sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/gradio_api/"):
+            await self.app(scope, receive, send)
+            return
+        replaced = started = False
+
+        async def checked(message: MutableMapping[str, Any]) -> None:
+            nonlocal replaced, started
+            if message["type"] == "http.response.start":
+                started = True
+            if message["type"] == "http.response.start" and message["status"] == 500:
+                replaced = True
+                logger.warning("%s %s failed inside Gradio: answered 400", scope.get("method"),
+                               scope.get("path"))
+                await _reply(scope, send, 400, {"detail": "the request could not be "
+                                                "processed: check its inputs"})
+                return
+            if replaced:  # the original body of the 500 is dropped
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, checked)
+        except Exception as exc:  # noqa: BLE001 - Gradio raised on a malformed request
+            if started:
+                raise
+            logger.warning("%s %s failed inside Gradio (%s): answered 400", scope.get("method"),
+                           scope.get("path"), type(exc).__name__)
+            await _reply(scope, send, 400, {"detail": "the request could not be processed: "
+                                            "check its inputs"})
+
+
 def _cross_site(headers: dict[str, str]) -> bool:
     """True when a browser sent this request from a page of another origin."""
     origin = headers.get("origin")
@@ -233,6 +273,7 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
         max_file_size=max_upload_bytes, allowed_paths=[], blocked_paths=[data_dir],
         footer_links=["api"], ssr_mode=False, mcp_server=False, css=render.CSS)
     # added first, so it runs after Guard: a refused request is never read at all
+    app.add_middleware(NoServerErrors)
     app.add_middleware(UploadLimits, max_bytes=max_upload_bytes)
     app.add_middleware(Guard, token=auth_token, allowed_hosts=allowed_hosts)
     return app

@@ -324,8 +324,8 @@ class Library:
         file names. Runs on the jobs' low-priority thread, beside questions."""
         targets, fresh = [], []
         for up in uploads:
-            target = self._place(up)
-            if target == up.path:
+            target, new = self._place(up)
+            if new:
                 fresh.append(target)
             targets.append(target)
         try:
@@ -344,18 +344,19 @@ class Library:
         warnings = tuple(_strip_paths(w, shown) for w in report.warnings)
         return replace(report, skipped=skipped, warnings=warnings)
 
-    def _place(self, up: Upload) -> Path:
+    def _place(self, up: Upload) -> tuple[Path, bool]:
         """Move a saved upload to uploads/<content hash>/<name> (its source key); the same
-        content again, under any name, is the file already there (and so unchanged)."""
+        content again, under any name, is the file already there (and so unchanged). True
+        when the file is new."""
         folder = self.upload_dir / (up.digest[:16] or uuid.uuid4().hex[:16])
         existing = [f for f in folder.iterdir() if f.is_file()] if folder.is_dir() else []
         if existing:
             up.path.unlink(missing_ok=True)
-            return existing[0]
+            return existing[0], False
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / up.name
         shutil.move(str(up.path), str(target))
-        return target
+        return target, True
 
     def _replace_older(self, uploads: Sequence[Upload], targets: Sequence[Path]) -> list[str]:
         """Delete articles uploaded earlier under the names of `uploads` (the "replace" choice)."""

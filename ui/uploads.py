@@ -70,8 +70,12 @@ class _PartChecker:
         self._name = self._value = b""
 
     def _headers_finished(self) -> None:
-        filename = parse_options_header(self._disposition)[1].get(b"filename")
+        options = parse_options_header(self._disposition)[1]
+        filename = options.get(b"filename")
         if filename is None:
+            if b"filename*" in self._disposition.lower():  # RFC 5987: nothing here reads it
+                self._fail(400, 'send each file name as filename="..." (filename*= is not '
+                                "supported)")
             return
         self.files += 1
         self._limit = self.max_bytes

@@ -99,3 +99,22 @@ def test_write_errors(tmp_path):
     assert list((tmp_path / "uploads").iterdir()) == []  # nothing left behind
     assert client.delete("/api/articles/x").status_code == 409
     assert client.get("/api/health").json()["articles"] == 0
+
+
+def test_malformed_gradio_calls_and_rfc5987_names_are_400_not_500(tmp_path):
+    from core.settings import Settings
+    from index.embed import HashEmbedder
+    from rag.assistant import Assistant
+
+    assistant = Assistant(Settings(data_dir=tmp_path / "data", engine="extractive"),
+                          embedder=HashEmbedder())
+    client = TestClient(create_app(assistant), raise_server_exceptions=False)
+    r = client.post("/gradio_api/run/ask", json={"data": ["only one of seven inputs"]})
+    assert r.status_code == 400 and "inputs" in r.json()["detail"]
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; "
+            b"filename*=UTF-8''st%C3%B6ry.txt\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b--\r\n")
+    for path in ("/gradio_api/upload", "/api/articles"):
+        r = client.post(path, content=body,
+                        headers={"content-type": "multipart/form-data; boundary=b"})
+        assert r.status_code == 400 and "filename" in r.json()["detail"], (path, r.text)
+    assistant.close()
