@@ -28,6 +28,11 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+# A connection must send its first request's headers within this many seconds, or it is closed
+# (uvicorn times out idle keep-alive connections, but not one that never sends a request:
+# thousands of those would hold the server's sockets for good)
+HEADER_TIMEOUT = 10.0
+
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and 'localhost' (nothing else can reach the server)."""
@@ -279,6 +284,26 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
     return app
 
 
+def _timely_protocol() -> type:
+    """uvicorn's HTTP/1.1 protocol, closing connections that send no request in time."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimelyH11Protocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._first_request = self.loop.call_later(HEADER_TIMEOUT, self._drop_if_silent)
+
+        def _drop_if_silent(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._first_request.cancel()
+            super().connection_lost(exc)
+
+    return TimelyH11Protocol
+
+
 def _warm_engine_in_background(assistant: Any) -> None:
     """Load the LLM (when the default engine uses one) while the server starts answering."""
     import threading
@@ -344,6 +369,7 @@ def _serve(settings: Any, host: str, port: int, shown: str, ingest: Sequence[str
                    "; open it once as /?token=TOKEN" if auth_token else "")
     try:
         # open streams (the chat queue's heartbeats) must not hold up Ctrl+C for long
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2,
+                    timeout_keep_alive=5, http=_timely_protocol())
     finally:
         assistant.close()

@@ -102,3 +102,21 @@ def test_bad_json_gets_422_without_echoing_the_input(server: Served, body: str) 
                    headers={"Content-Type": "application/json"}, timeout=60)
     assert r.status_code == 422, r.text[:500]
     assert MARKER not in r.text and "input" not in r.json()["detail"][0]
+
+
+def test_connections_that_never_send_a_request_are_closed(server: Served) -> None:
+    from ui.server import HEADER_TIMEOUT
+
+    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(50)]
+    sockets[0].sendall(b"GET /api/hea")  # a request that never finishes its headers
+    deadline = time.monotonic() + HEADER_TIMEOUT + 15
+    closed = 0
+    for s in sockets:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            closed += s.recv(1) == b""
+        except OSError:
+            pass
+        s.close()
+    assert closed == 50
+    assert httpx.get(server.url + "/api/health", timeout=30).status_code == 200
