@@ -68,7 +68,8 @@ def _ask(client: httpx.Client, question: str) -> float:
 
 
 def run(megabytes: float, idle_rounds: int, out: Path) -> dict:
-    questions = [json.loads(line)["question"] for line in GOLD.read_text().splitlines() if line]
+    items = [json.loads(line) for line in GOLD.read_text().splitlines() if line.strip()]
+    questions = [i["question"] for i in items if isinstance(i.get("question"), str)]
     with tempfile.TemporaryDirectory(prefix="newscite-probe-") as tmp:
         port = _port()
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - closed below
