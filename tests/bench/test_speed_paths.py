@@ -20,7 +20,7 @@ ODD = ["Café owners in Zürich said “no” — twice.", "Erdoğan’s aides m
 
 
 def _texts() -> list[str]:
-    from eval.bench_corpus import sentence_pool
+    from eval.bench.corpus import sentence_pool
     return sentence_pool() + ODD
 
 
@@ -82,7 +82,7 @@ def _article(n: int, text: str, source: str, published: str):  # noqa: ANN202
 
 
 def _commit(db: Path, start: int, count: int) -> list:
-    from eval.bench_corpus import Generator
+    from eval.bench.corpus import Generator
     from index.chunk import chunk_article
     from index.manifest import Manifest
 
@@ -266,7 +266,7 @@ def test_progress_moves_within_a_group(tmp_path: Path) -> None:
     from rag.assistant import Assistant
     from rag.settings import Settings
 
-    from eval.bench_corpus import write_corpus
+    from eval.bench.corpus import write_corpus
     write_corpus(tmp_path / "c", 300, seed=3)
     calls: list[tuple[int, int]] = []
     a = Assistant(Settings(data_dir=tmp_path / "d"), embedder=HashEmbedder())

@@ -26,7 +26,7 @@ def test_does_nothing_without_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> No
 def test_ingest_trims_after_every_committed_group(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import index.pipeline
-    from eval.bench_corpus import write_corpus
+    from eval.bench.corpus import write_corpus
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
     from rag.settings import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.bench_corpus import write_corpus
+from eval.bench.corpus import write_corpus
 from index.embed import HashEmbedder
 from index.store import ChromaStore
 from rag.assistant import Assistant

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from eval.bench_worker import latency
+from eval.bench.worker import latency
 
 
 def free_port() -> int:

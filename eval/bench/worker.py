@@ -1,6 +1,6 @@
 """One benchmark measurement in its own process (so peak memory is its own); prints one JSON line.
 
-`python -m eval.bench_worker KIND --data-dir D [--corpus C] ...` with KIND one of: encode (the
+`python -m eval.bench.worker KIND --data-dir D [--corpus C] ...` with KIND one of: encode (the
 bare model), ingest (newscite), stock-ingest (stock LlamaIndex), query (newscite retrieval and
 extractive answers), stock-query (stock LlamaIndex retrieval), findable (known-item recall of
 an ingested store, newscite's or stock's: `--texts`).
@@ -207,7 +207,7 @@ def do_stock_ingest(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _questions(args: argparse.Namespace) -> list[str]:
-    from eval.bench_corpus import questions
+    from eval.bench.corpus import questions
     return questions(args.questions)
 
 
@@ -216,7 +216,7 @@ def _warm_up(ask: Any, timed: Sequence[str]) -> dict[str, Any]:
     can help the timed ones), so that the timed passes see a process that has been serving
     for a while: term weights, Chroma's and the OS's caches are warm. Its own latency is
     reported as the first pass."""
-    from eval.bench_corpus import questions
+    from eval.bench.corpus import questions
 
     seen = set(timed)
     others = [q for q in questions(3 * len(timed), seed=14) if q not in seen]
@@ -338,7 +338,7 @@ KINDS = {"encode": do_encode, "ingest": do_ingest, "stock-ingest": do_stock_inge
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m eval.bench_worker")
+    p = argparse.ArgumentParser(prog="python -m eval.bench.worker")
     p.add_argument("kind", choices=sorted(KINDS))
     p.add_argument("--data-dir", required=True)
     p.add_argument("--corpus")

@@ -1,9 +1,9 @@
 """`newscite bench`: ingest, re-ingest, query latency, memory and load, newscite beside stock LlamaIndex.
 
-Every measurement that loads a model runs in its own process (eval.bench_worker), so its peak
+Every measurement that loads a model runs in its own process (eval.bench.worker), so its peak
 memory is its own and one run cannot warm another's caches. Sizes are configurable; `--quick`
-is a CI-sized run of seconds, not minutes. Reports go to eval/reports/bench/ (JSON, Markdown,
-PNG).
+is a CI-sized run of seconds, not minutes. Reports go to eval/reports/bench/latest/ (JSON,
+Markdown, PNG).
 """
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.bench_worker import STOCK_MATCHED_TOKENS
+from eval.bench.worker import STOCK_MATCHED_TOKENS
 from eval.dataset import ROOT
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = ROOT / "eval" / "reports" / "bench"
+DEFAULT_OUT = ROOT / "eval" / "reports" / "bench" / "latest"
 # Unless --ingest-pairs says otherwise, ingest sizes up to PAIRED_UP_TO chunks run
 # DEFAULT_PAIRS pairs of bare encode and first ingest, larger ones one pair (one 1k pair takes
 # about a minute here, one 10k pair about ten): single runs of the same work differed by up
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure ingest, re-ingest, query latency, memory and load, side by side "
                     "with a stock LlamaIndex pipeline; write JSON, Markdown and a PNG plot.")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder "
-                   "(default eval/reports/bench)")
+                   "(default eval/reports/bench/latest)")
     p.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     p.add_argument("--ingest-sizes", type=_sizes, default=[1000, 10000], metavar="N,N",
                    help="chunks per ingest corpus (default 1000,10000; '' for none: query "
@@ -123,7 +123,7 @@ class Bench:
         self.args = args
         self.work = work
         self.results: dict[str, Any] = {"ingest": [], "retrieval": [], "serve": [], "load": None}
-        from eval.bench_corpus import Generator
+        from eval.bench.corpus import Generator
         self.gen = Generator(args.seed)
         self._pool: Any = None
 
@@ -132,7 +132,7 @@ class Bench:
             print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
     def worker(self, kind: str, *extra: str) -> dict[str, Any]:
-        cmd = [sys.executable, "-m", "eval.bench_worker", kind, *extra]
+        cmd = [sys.executable, "-m", "eval.bench.worker", kind, *extra]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT),
                               env={**os.environ, "HF_HUB_OFFLINE": "1",
@@ -147,7 +147,7 @@ class Bench:
 
     # --- ingest ------------------------------------------------------------------------------
     def ingest(self, size: int, chroma_url: str | None = None) -> dict[str, Any]:
-        from eval.bench_corpus import change_corpus, write_corpus
+        from eval.bench.corpus import change_corpus, write_corpus
 
         where = "server" if chroma_url else "embedded"
         base = self.work / f"ingest-{size}-{where}"
@@ -249,14 +249,14 @@ class Bench:
     # --- retrieval ----------------------------------------------------------------------------
     def pool(self) -> Any:
         if self._pool is None:
-            from eval.bench_fill import pool_vectors
+            from eval.bench.fill import pool_vectors
             self.say("embedding the sentence pool")
             self._pool = pool_vectors(self.gen)
         return self._pool
 
     def retrieval(self, size: int, chroma_url: str | None = None,
                   serve: bool = False) -> dict[str, Any]:
-        from eval.bench_fill import fill
+        from eval.bench.fill import fill
 
         where = "server" if chroma_url else "embedded"
         data = self.work / f"store-{size}-{where}"
@@ -319,8 +319,8 @@ class Bench:
         export(Settings().cache_dir)
 
     def serve(self, data: Path, collection: str, chroma_url: str | None) -> dict[str, Any]:
-        from eval.bench_corpus import questions
-        from eval.bench_serve import load_test, newscite_server, rss_mb
+        from eval.bench.corpus import questions
+        from eval.bench.serve import load_test, newscite_server, rss_mb
 
         import httpx
         self.say("serving process: newscite serve, extractive")
@@ -342,7 +342,7 @@ class Bench:
 
     # --- run ----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from eval.bench_serve import chroma_server
+        from eval.bench.serve import chroma_server
 
         a = self.args
         r = self.results
@@ -417,7 +417,7 @@ def _reusable_fill(record: Path, wanted: dict[str, Any]) -> dict[str, Any] | Non
 
 
 def help_time(runs: int = 5) -> dict[str, Any]:
-    from eval.bench_serve import newscite_command
+    from eval.bench.serve import newscite_command
 
     times = []
     for _ in range(runs):
@@ -435,7 +435,7 @@ def machine() -> dict[str, Any]:
 
 
 def run_llm(args: argparse.Namespace) -> int:
-    from eval.bench_llm import markdown, measure
+    from eval.bench.llm import markdown, measure
     from rag.llm.model import is_local_available
 
     if not is_local_available():
@@ -487,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.llm:
         return run_llm(args)
-    from eval.bench_report import write_reports
+    from eval.bench.report import write_reports
 
     work = args.work or Path(tempfile.mkdtemp(prefix="newscite-bench-"))
     started = time.perf_counter()
@@ -509,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           for k, v in vars(args).items()}
     written = write_reports(results, args.out)
     (args.out / "results.partial.json").unlink(missing_ok=True)
-    from eval.bench_report import markdown
+    from eval.bench.report import markdown
     print(markdown(results))
     if not args.quiet:
         print(f"\nwrote {', '.join(str(p) for p in written)}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench_corpus import Generator, SynthArticle
+from eval.bench.corpus import Generator, SynthArticle
 
 logger = logging.getLogger(__name__)
 
