@@ -28,14 +28,14 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OUT = ROOT / "eval" / "reports" / "bench" / "latest"
 # Unless --ingest-pairs says otherwise, ingest sizes up to PAIRED_UP_TO chunks run
-# DEFAULT_PAIRS pairs of bare encode and first ingest, larger ones one pair (one 1k pair takes
-# about a minute here, one 10k pair about ten): single runs of the same work differed by up
-# to 25% on this shared 2-core machine (a 10k bare encode took 249 s in one run, 315 in another).
+# DEFAULT_PAIRS pairs of bare encode and first ingest, larger ones one pair (a 10k pair takes
+# about ten times as long as a 1k pair): single runs of the same work can differ by a quarter
+# on a shared machine.
 PAIRED_UP_TO = 2000
 DEFAULT_PAIRS = 3
 # newscite's and stock's query processes alternate this many times per store unless
-# --query-pairs says otherwise: one process each took 10-30 s here, and the retrieval p50 of
-# the same code differed by up to 20% between runs minutes apart
+# --query-pairs says otherwise: a query process is short, and the retrieval p50 of the same
+# code can differ by a fifth between runs minutes apart
 DEFAULT_QUERY_PAIRS = 3
 KNOWN_ITEMS = 200  # sentences asked by the known-item recall of each ingested store
 
@@ -351,7 +351,7 @@ class Bench:
         self.say(f"`newscite --help`: {r['help']['median_s']:.2f}s")
         # the smallest ingest, the query side and the server runs first; the long ingests
         # next; the 1M store last: querying it streams gigabytes through the page cache, and
-        # in one run the memory reclaim after it made the next Chroma writes 10-20x slower
+        # in one run the memory reclaim after it made the next Chroma writes many times slower
         # (a run cut short keeps the rest: results.partial.json)
         ingest_sizes = sorted(a.ingest_sizes)
         if ingest_sizes:
