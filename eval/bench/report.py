@@ -1,4 +1,4 @@
-"""Benchmark reports: results.json, a Markdown table (README-ready) and a PNG plot."""
+"""Benchmark reports: results.json, a Markdown table (for docs/benchmark.md) and a PNG plot."""
 from __future__ import annotations
 
 import json
