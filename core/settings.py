@@ -50,7 +50,7 @@ class Settings:
     llm_ctx: int = 4096
     llm_max_tokens: int = 200
     llm_timeout: float = 120.0
-    evidence_tokens: int = 250  # chosen by measurement: see README "Local LLM: speed and quality"
+    evidence_tokens: int = 250  # chosen by measurement (docs/engines.md, "Local LLM")
     llm_precheck: bool = True  # a one-token "do the passages answer this?" check first
     llm_refuse_below: float = 0.3  # refuse when log P(yes) - log P(no) is below this (calibrated)
     # OpenAI-compatible server

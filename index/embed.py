@@ -27,10 +27,10 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-# Texts per forward pass. On this 2-core CPU, ingesting the bench's 1k corpus took (means of
-# two to four runs) 33 s at 32 (sentence-transformers' default), 29.9 s at 16, 27.6 s at 8 and
-# 28.4 s at 4, with peak RSS 940, 805, 765 and 690 MB: smaller batches of length-sorted texts
-# keep the attention buffers in cache and out of the heap. Settings.embed_batch_size repeats it.
+# Texts per forward pass. Ingest was fastest at 8 of the sizes tried (4, 8, 16 and
+# sentence-transformers' default 32), and peak RSS fell with the batch size (docs/benchmark.md):
+# smaller batches of length-sorted texts keep the attention buffers in cache and out of the
+# heap. Settings.embed_batch_size repeats it.
 EMBED_BATCH = 8
 
 

@@ -29,8 +29,8 @@ SNAPSHOT_MIN_ROWS = 20_000  # smaller indexes build from SQLite in well under a 
 COMPACT_MIN_ROWS = 1000  # past this, an index with more dead rows than live ones is rebuilt
 # BM25 weights of recently used terms' postings are kept between queries (float32; the doc
 # numbers are views of the index): 16M entries (64 MB) or 40 per indexed chunk if more (160 MB
-# at 1M chunks, where recomputing a common term's weights costs ~1 ms and the 200 bench
-# questions use 36M postings; at 100k they use 3.6M, and 4M entries were too few).
+# at 1M chunks, where recomputing a common term's weights is costly and the bench's 200
+# questions touch about 36M postings; at 100k they touch 3.6M, and 4M entries were too few).
 _WEIGHT_CACHE_ENTRIES = 16_000_000
 _WEIGHT_CACHE_PER_DOC = 40
 LOOKUP_COST = 6  # a posting lookup (binary search) against adding one posting, measured
@@ -90,8 +90,8 @@ def term_counts(text: str) -> tuple[int, str]:
 @lru_cache(maxsize=4096)
 def chunk_refs(chunks_json: str) -> dict[str, tuple[int, int, int]]:
     """An article's chunk list as stored in the manifest -> {chunk id: (position, start, end)}
-    (cached by the stored text itself, so a replaced article cannot get stale entries: at
-    10k chunks the JSON parsing was 0.5 ms a question). Callers must not change the dict."""
+    (cached by the stored text itself, so a replaced article cannot get stale entries; parsing
+    it for every question showed in query latency). Callers must not change the dict."""
     return {c[0]: (c[1], c[2], c[3]) for c in json.loads(chunks_json)}
 
 
@@ -317,7 +317,7 @@ class _Filter:
 def _union_scores(postings: Sequence[tuple[np.ndarray, np.ndarray]]
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(docs, summed weights) over the union of some postings, docs ascending. The union is
-    sort-based: numpy's hashing `unique` took ~13 ms for 100k doc numbers here."""
+    sort-based: numpy's hashing `unique` was much slower on large unions."""
     if len(postings) == 1:
         return postings[0][0], postings[0][1].copy()
     docs = np.sort(np.concatenate([d for d, _ in postings]))

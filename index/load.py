@@ -12,7 +12,6 @@ from pathlib import Path
 
 from core.records import ID_CHARS, Article, Skipped, content_hash
 from index.clean import clean_lines, normalise_date, take_meta_lines
-from index.injection import strip_invisible
 from index.formats import (
     SCAN_CHARS,
     Meta,
@@ -22,6 +21,7 @@ from index.formats import (
     parse_markdown,
     parse_record,
 )
+from index.injection import strip_invisible
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 Embedding batches of every length, group after group, leaves glibc's heap fragmented: freed
 blocks stay mapped, and the process's resident memory creeps up. With `malloc_trim(0)` after
-every committed group (`index.pipeline` calls it), the bench's 10k-chunk ingest peaked at
-1,110 MB instead of 1,218 (batch 32; eval/reports/bench/ingest-9f1cee9). Elsewhere than
+every committed group (`index.pipeline` calls it), the bench's 10k-chunk ingest peaks lower
+(docs/bench-history.md, run ingest-9f1cee9). Elsewhere than
 glibc (musl, macOS) there is no such call and this does nothing.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A serving process embeds one short question at a time. Through ONNX Runtime that takes a
 fraction of PyTorch's time and memory, and the process never imports torch at all. Ingest
-uses it too: the session loads in 0.4 s instead of torch's 4-8 s, and the process stays
+uses it too: the session loads far faster than torch does, and the process stays
 hundreds of MB smaller. The ONNX graph is exported once, locally, from the packaged weights
 (`export`, which needs torch and `onnx`) into the cache folder; it computes exactly the
 sentence-transformers pipeline (tokens -> BERT -> mean pooling -> L2 norm), and its vectors
@@ -10,10 +10,8 @@ match `MiniLMEmbedder`'s to ~1e-7.
 
 The graph is traced with BERT's plain ("eager") attention, not PyTorch's fused
 scaled-dot-product kernel: traced, that kernel becomes a chain of small ONNX ops that ONNX
-Runtime runs slowly. On a 2-core Intel Xeon, 600 length-sorted bench chunks took 11.5-12.0 s
-with the SDPA graph, 9.5-9.7 s with the eager one and 8.9-9.1 s with PyTorch (three rounds,
-alternating in one process); one question took 3.0 ms against 2.6 ms. On a 2-core AMD EPYC,
-the SDPA graph already embedded at PyTorch's speed (300 chunks: 6.8-7.7 s against 7.4-7.7 s).
+Runtime runs slowly on some CPUs, while the eager one came close to PyTorch's speed
+(docs/benchmark.md).
 """
 from __future__ import annotations
 
@@ -176,11 +174,9 @@ class OnnxMiniLM:
                 options.inter_op_num_threads = 1
                 # During a run the threads busy-wait between operators instead of sleeping,
                 # and they stop as soon as the last concurrent run returns, so an idle process
-                # burns nothing. Measured on a 2-core Intel Xeon: 2,048 bench chunks took
-                # 33.1-33.4 s against 34.5-34.7 s without spinning (33.4 s spinning on after
-                # each batch); a 10k-chunk retrieval 9.95-10.5 ms against 10.9-11.4 ms, at
-                # 18-19 ms of CPU per paced question against 16-18 ms (50 ms when the threads
-                # kept spinning after each run).
+                # burns nothing. Spinning made both ingest and retrieval faster for little
+                # extra CPU per question; threads that kept spinning after each run cost far
+                # more CPU (docs/benchmark.md).
                 options.add_session_config_entry("session.intra_op.allow_spinning", "1")
                 options.add_session_config_entry("session.force_spinning_stop", "1")
                 session = ort.InferenceSession(str(path), options,

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 GROUP_CHUNKS = 512  # chunks embedded and committed together (a crash loses at most one group)
 # The last group's writes are the only ones nothing overlaps, so an ingest ends with a group of
 # about this many chunks (when groups are at least 4x larger): its commit is waited for, not
-# a whole group's (about 0.7 s of a 20 s ingest of 1,000 chunks here).
+# a whole group's.
 TAIL_CHUNKS = 64
 EMBED_SLICE = 128  # chunks per embedding call inside a group (progress moves at this step)
 Progress = Callable[[int, int], None]  # (chunks done, chunks total)

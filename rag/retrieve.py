@@ -116,9 +116,9 @@ def query_threads() -> Iterator[None]:
     """Run a query-time embedding on all of torch's threads when it is the only work on the
     machine, else on one intra-op thread.
 
-    On an idle machine the default (2 threads here) embedded a question in 10.6 ms against
-    16 ms on one. But when the cores are busy (other requests, other processes), OpenMP's
-    spinning threads made it 5-30x slower, so a query that starts while another query is
+    On an idle machine all threads embed a question faster than one. But when the cores are
+    busy (other requests, other processes), OpenMP's spinning threads make it many times
+    slower, so a query that starts while another query is
     running in this process, or while anything else is runnable, gets one thread. The
     previous setting returns when the last query leaves.
     """
@@ -156,9 +156,9 @@ def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
     """llama-index's ChromaVectorStore, but asking Chroma for ids and distances only and
     taking each hit's text and metadata from the manifest (`passages`).
 
-    Chroma keeps metadata as one row per key, so fetching 30 hits' documents and metadata
-    cost 8 ms p50 and up to 90 ms p95 at 100k chunks here, against 2.7 / 3.1 ms for ids and
-    distances alone (the manifest answers the rest in under 1 ms). Ids the manifest does not
+    Chroma keeps metadata as one row per key, so fetching the hits' documents and metadata
+    costs several times what ids and distances alone do, with a long tail (the manifest
+    answers the rest cheaply). Ids the manifest does not
     know (an ingest that has not committed, or died) are left out, as they must be anyway.
     """
     from llama_index.core.schema import TextNode
@@ -195,8 +195,8 @@ class DenseRetriever:
     Hits' texts and metadata come from `passages` (the manifest's lookup), and only chunks it
     knows, the committed ones, are returned (see `manifest_vector_store`). The store is queried
     directly rather than through a `VectorIndexRetriever`: with the question already embedded,
-    the retriever only wraps the same call in instrumentation spans and `NodeWithScore`s, which
-    cost about 1 ms a question at 10k chunks (3.9-4.4 ms against 2.9-3.3 ms here).
+    the retriever only wraps the same call in instrumentation spans and `NodeWithScore`s, a
+    cost that showed up in every question's latency.
     """
 
     CACHE_SIZE = 1024  # query vectors kept (repeated questions, retries, eval runs)
@@ -224,7 +224,7 @@ class DenseRetriever:
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of several texts in one batch (threads as in `query_threads`: with the
-        cores busy, two threads took 3.4x longer than one for a 114-sentence batch here)."""
+        cores busy, two threads are slower than one)."""
         with query_threads():
             return self.embedder.embed(texts)
 
@@ -284,8 +284,8 @@ class HybridRetriever:
         self.weights = fusion.RerankWeights()
         self.sentences = fusion.SentenceSimilarity(self.dense.embed_texts)
         # hybrid searches run BM25 here, beside the question's embedding and dense search
-        # (ONNX Runtime and numpy's scoring release the GIL): at 1M chunks BM25 alone took
-        # about 7 ms a question on the synthetic corpus, where every word is common
+        # (ONNX Runtime and numpy's scoring release the GIL): at 1M chunks, where every word
+        # of a question is common, BM25 alone is a noticeable share of a question's time
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newscite-bm25")
 
     def close(self) -> None:

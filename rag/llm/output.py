@@ -32,8 +32,8 @@ _REFUSAL_LIKE = re.compile(
 _HOLD_LIMIT = 300  # characters: past this, an answer without a citation streams anyway
 # How refusals open ("The passages do not...", "I cannot...", "There is no..."). An answer
 # is held only while its first words could still be one of these; anything else streams at
-# once. (A sentence's first [n] comes ~15 tokens, ~0.7 s here, after its first word, and
-# waiting for it made the web chat look idle that much longer.)
+# once. (A sentence's first [n] comes about 15 tokens after its first word, and waiting for
+# it made the web chat look idle that much longer.)
 _REFUSAL_OPENINGS = tuple(opening.split() for opening in (
     "the articles", "the article", "the passages", "the passage", "the provided",
     "the given", "the text", "the information", "the context", "i", "there", "no", "none",

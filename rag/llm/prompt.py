@@ -184,10 +184,10 @@ DEMO_TURNS: tuple[tuple[str, str], ...] = (
 
 
 # Repeated after the real question only: recency matters to a 1.5B model. It is read after
-# the pre-check on every answered question (~17 ms a token here), so it is short: the refusal
-# rule stays in the system prompt and the demo turns. A longer, answer-first reminder that
-# also spelled out the refusal (48 tokens with the chat tags) cost 0.85 s before the first
-# token; this one (~17) answered more gold questions, with fewer false refusals
+# the pre-check on every answered question, before the first token, so it is short: the
+# refusal rule stays in the system prompt and the demo turns. A longer, answer-first reminder
+# that also spelled out the refusal (48 tokens with the chat tags) delayed the first token;
+# this one (~17) answered more gold questions, with fewer false refusals
 # (eval/reports/local-reminder).
 ANSWER_REMINDER = "\n\nAnswer in a full sentence ending with [n]."
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.bench_llm import markdown, summarise
+from eval.bench.llm import markdown, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -33,7 +33,7 @@ def _articles_done(db: Path) -> int:
 @pytest.mark.timeout(1200)
 def test_sigint_mid_ingest_then_rerun_completes(tmp_path: Path) -> None:
     from core.records import Article
-    from eval.bench_corpus import write_corpus
+    from eval.bench.corpus import write_corpus
     from index.chunk import chunk_article
     from index.keyword import KeywordSearcher
     from index.load import load_paths

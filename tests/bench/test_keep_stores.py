@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from eval import bench, bench_fill
+from eval.bench import fill as bench_fill
+from eval.bench import run as bench
 
 
 def make_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str
@@ -198,7 +199,7 @@ def test_queries_alternate_with_stock_and_report_the_medians(
     assert row["stock"] == _latency(11.0, 13.0)
     assert row["stock_pair_ratios"]["p50"] == pytest.approx([10 / 11, 12 / 16, 9 / 10])
 
-    from eval.bench_report import markdown, stock_figures
+    from eval.bench.report import markdown, stock_figures
 
     row["fill"] = {"chunks": 500}
     report = {"ingest": [], "retrieval": [row], "help": {"median_s": 0.1, "runs": 5}}
@@ -227,7 +228,7 @@ def test_one_query_pair_reports_the_plain_ratio(tmp_path: Path,
 
 
 def test_the_report_lists_every_paired_run() -> None:
-    from eval.bench_report import markdown
+    from eval.bench.report import markdown
 
     run = {"chunks": 1005, "seconds": 28.0, "cpu_seconds": 50.0, "peak_rss_mb": 700.0}
     row = {"size": 1000, "chroma": "embedded", "newscite": run, "bare": {"seconds": 25.0},
@@ -246,7 +247,7 @@ def test_the_report_lists_every_paired_run() -> None:
 def test_the_report_shows_how_much_text_each_store_reads_and_finds() -> None:
     """The stock-defaults goal line says what each side's model read and found, and time per
     word piece read is a figure of its own."""
-    from eval.bench_report import goals, markdown, stock_figures
+    from eval.bench.report import goals, markdown, stock_figures
 
     def run(seconds: float, chunks: int, rss: float) -> dict[str, Any]:
         return {"chunks": chunks, "seconds": seconds, "cpu_seconds": seconds,
@@ -274,7 +275,7 @@ def test_the_report_shows_how_much_text_each_store_reads_and_finds() -> None:
 
 
 def test_the_million_goal_needs_retrieval_and_answers_within_2x() -> None:
-    from eval.bench_report import goals
+    from eval.bench.report import goals
 
     def row(size: int, retrieve: float, answer: float) -> dict[str, Any]:
         return {"size": size, "chroma": "embedded",
@@ -293,7 +294,7 @@ def test_the_million_goal_needs_retrieval_and_answers_within_2x() -> None:
 
 def test_a_query_only_report_adds_no_empty_coverage_part() -> None:
     """Without ingest rows the stock-defaults goal line lists the slower figures only."""
-    from eval.bench_report import goals
+    from eval.bench.report import goals
 
     def lat(p50: float) -> dict[str, float]:
         return {"p50_ms": p50, "p95_ms": p50}

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.server
 @pytest.mark.timeout(900)
 def test_concurrent_clients_are_queued_not_failed(tmp_path: Path) -> None:
-    from eval.bench_corpus import questions
-    from eval.bench_serve import load_test, newscite_server
+    from eval.bench.corpus import questions
+    from eval.bench.serve import load_test, newscite_server
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sample = ROOT / "eval" / "corpus" / "sample"
@@ -29,7 +29,7 @@ def test_concurrent_clients_are_queued_not_failed(tmp_path: Path) -> None:
 
 
 def test_load_test_refuses_non_loopback_targets() -> None:
-    from eval.bench_serve import load_test
+    from eval.bench.serve import load_test
 
     with pytest.raises(ValueError):
         load_test("http://10.0.0.1:8000", ["q"], clients=1, per_client=1)

@@ -21,7 +21,7 @@ ODD = ["Café owners in Zürich said “no” — twice.", "Erdoğan’s aides m
 
 
 def _texts() -> list[str]:
-    from eval.bench_corpus import sentence_pool
+    from eval.bench.corpus import sentence_pool
     return sentence_pool() + ODD
 
 
@@ -83,7 +83,7 @@ def _article(n: int, text: str, source: str, published: str):  # noqa: ANN202
 
 
 def _commit(db: Path, start: int, count: int) -> list:
-    from eval.bench_corpus import Generator
+    from eval.bench.corpus import Generator
     from index.chunk import chunk_article
     from index.manifest import Manifest
 
@@ -264,7 +264,7 @@ def test_groups_end_with_a_short_tail(tmp_path: Path, group: int, sizes: list[in
 
 def test_progress_moves_within_a_group(tmp_path: Path) -> None:
     from core.settings import Settings
-    from eval.bench_corpus import write_corpus
+    from eval.bench.corpus import write_corpus
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
     write_corpus(tmp_path / "c", 300, seed=3)

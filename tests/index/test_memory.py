@@ -27,7 +27,7 @@ def test_ingest_trims_after_every_committed_group(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import index.pipeline
     from core.settings import Settings
-    from eval.bench_corpus import write_corpus
+    from eval.bench.corpus import write_corpus
     from index.embed import HashEmbedder
     from rag.assistant import Assistant
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import StoreError
 from core.settings import Settings
-from eval.bench_corpus import write_corpus
+from eval.bench.corpus import write_corpus
 from index.embed import HashEmbedder
 from index.store import ChromaStore
 from rag.assistant import Assistant
