@@ -126,7 +126,7 @@ _INSTRUCTION = (
     rf"|(?:dear|hey|hi|hello|attention|calling)\s+(?:all\s+|any\s+)?(?:[\w-]+\s+){{0,2}}?"
     rf"(?:{_MODEL}|(?:ai\s+)?assistants?|chatbots?)\b(?:\s+(?:assistant|agent|model)s?)?\s*[,:!]"
     # the same override in other languages: a verb of ignoring, then "instructions"
-    r"|(?:ignore[zr]?|oublie[zr]?|ignorier(?:e|en)?|vergiss|vergessen\s+sie|ignora|ignorad|olvida"
+    r"|(?:ignore[zr]|oublie[zr]?|ignorier(?:e|en)?|vergiss|vergessen\s+sie|ignora|ignorad|olvida"
     r"|esquece|ignorar|dimentica)\s+(?:[\w'’]+\s+){0,4}?(?:instructions?|consignes|anweisungen"
     r"|befehle|instrucciones|istruzioni|instru[çc][õo]es)\b"
     rf"|note\s+to\s+(?:any\s+|all\s+)?{_MODEL}\b"

@@ -66,7 +66,7 @@ def test_fast_terms_equal_rag_text_terms_on_any_text(pieces: list[str], noise: s
 
 
 def test_the_word_table_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    from index import keyword
+    from core import text as keyword
 
     monkeypatch.setattr(keyword, "_TERMS", {})
     monkeypatch.setattr(keyword, "_TERMS_MAX", 3)
