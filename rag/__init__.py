@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import (ConfigError, EngineError, IndexLockedError, InputError, ModelMismatchError,
                         RagError, StoreError)
 from rag.settings import Settings, load_settings
+from rag.support import Support, verify
 from rag.types import REFUSAL, Answer, Citation, Filters, Hit, Sentence
 
 if TYPE_CHECKING:
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Answer", "Assistant", "Citation", "ConfigError", "EngineError", "Filters", "Hit",
     "IndexLockedError", "IngestReport", "InputError", "ModelMismatchError", "REFUSAL",
-    "RagError", "Sentence", "Settings", "StoreError", "StreamEvent", "load_settings",
+    "RagError", "Sentence", "Settings", "StoreError", "StreamEvent", "Support", "load_settings",
+    "verify",
 ]
 
 

@@ -1,0 +1,324 @@
+"""Features of a claim against a passage for the support check: alignment, names, numbers, order."""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from index.chunk import sentence_spans
+from rag import text as tx
+
+# Words that turn a statement around. A general English list, not tuned on any data set.
+NEGATIONS = frozenset("""
+not no never none nothing nobody neither nor without cannot fail fails failed failing
+deny denies denied refuse refused refuses reject rejected rejects unable lack lacked lacks
+""".split())
+# Words that make a statement a plan, a report, a possibility or a claim rather than a fact.
+MODALS = frozenset("""
+may might could would should will shall plan plans planned planning expect expects expected
+propose proposed proposes consider considering considered allegedly reportedly possible
+possibly likely probably intend intends intended aim aims hope hopes seek seeks sought
+""".split())
+# Short words that carry meaning in a claim although `tx.STOPWORDS` drops them (a claim that
+# a thing is "before" vs "after", "more" vs "less", "first" vs "last").
+_KEEP = frozenset("before after above below more most over under first last only".split())
+_SOFT_PREFIX = 6  # "election"/"elected" share "electe"; shorter words must match exactly
+_MAX_WINDOW = 3  # passage sentences per window
+_UNIT = re.compile(r"(?<![\w.])(\$|£|€)?\s?(\d[\d,]*(?:\.\d+)?)\s*(%|[a-z]+)?", re.I)
+_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,}")  # as in rag.text.words
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+_CAP = re.compile(r"\b[A-Z][\w’'-]*[A-Za-z0-9]|\b[A-Z]{2,}\b")
+
+# The order of FEATURES is the order of the model's weights (rag/data/support_model.json).
+LEXICAL = (
+    "recall_window", "recall_sentence", "recall_passage", "soft_recall_window",
+    "precision_window", "missing_window_log", "missing_elsewhere", "name_missing_passage",
+    "name_missing_window", "number_missing_passage", "number_missing_window", "unit_mismatch",
+    "month_missing_window", "negation_mismatch", "modal_mismatch", "order_discordant",
+    "bigram_recall", "lcs_ratio", "claim_terms_log", "window_sentences", "has_names",
+    "has_numbers", "claims_missing", "overlap_pass", "role_swap", "split_support",
+)
+SEMANTIC = ("cosine_window", "cosine_best", "cosine_margin")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A text's content terms in order, with their soft keys and surface words."""
+
+    terms: tuple[str, ...]
+    surface: tuple[str, ...]
+
+    @property
+    def set(self) -> frozenset[str]:
+        return frozenset(self.terms)
+
+
+@lru_cache(maxsize=65536)
+def _soft(term: str) -> str:
+    return term[:_SOFT_PREFIX] if len(term) >= _SOFT_PREFIX else term
+
+
+def tokens(text: str) -> Tokens:
+    """Content terms (folded, stemmed, stopwords dropped except a few meaningful ones)."""
+    terms, surface = [], []
+    for w in tx.words(text):
+        if (w in tx.STOPWORDS and w not in _KEEP) or w in tx.QUESTION_WORDS:
+            continue
+        terms.append(tx.stem(w))
+        surface.append(w)
+    return Tokens(tuple(terms), tuple(surface))
+
+
+def word_set(text: str) -> frozenset[str]:
+    """Folded words without possessive 's ("U.S." -> "us"), for name look-ups."""
+    return frozenset(w.removesuffix("'s") for w in tx.words(text))
+
+
+def claim_names(text: str) -> dict[str, str]:
+    """{folded name: surface} of capitalised words and acronyms ("U.K." -> "uk"); the first
+    word only when it is not a common word (a claim often opens with its subject's name)."""
+    out: dict[str, str] = {}
+    text = _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
+    for m in _CAP.finditer(text):
+        word = m.group()
+        folded = tx.fold(word).removesuffix("'s")
+        if folded in tx.STOPWORDS or folded in tx.QUESTION_WORDS or folded in tx.MONTHS \
+                or folded in tx.WEEKDAYS or folded in NEGATIONS or folded in MODALS \
+                or folded in ("mr", "mrs", "ms", "dr") or len(folded) < 2:
+            continue
+        if m.start() == 0 and not any(c.isupper() for c in word[1:]) and len(word) < 4:
+            continue
+        out[folded] = word
+    return out
+
+
+def units(text: str) -> dict[str, set[str]]:
+    """{number: words right after it} ("5 km" -> {"5": {"km"}}; "$5" -> {"5": {"$"}})."""
+    out: dict[str, set[str]] = {}
+    for m in _UNIT.finditer(text):
+        number = m.group(2).replace(",", "").rstrip(".")
+        unit = m.group(1) or (m.group(3) or "").lower()
+        if unit and not (unit in tx.STOPWORDS and unit not in ("per",)):
+            out.setdefault(number, set()).add(tx.stem(unit) if unit.isalpha() else unit)
+        else:
+            out.setdefault(number, set())
+    return out
+
+
+def _months(text: str) -> set[str]:
+    words = set(tx.words(text))
+    return {m for m in tx.MONTHS if m in words and m != "may"} | set(_YEAR.findall(text))
+
+
+def _flag(words: Sequence[str], vocabulary: frozenset[str]) -> bool:
+    return any(w in vocabulary or w.endswith("n't") for w in words) if vocabulary is NEGATIONS \
+        else any(w in vocabulary for w in words)
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    if not a or not b:
+        return 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def _order(claim: Sequence[str], window: Sequence[str]) -> float:
+    """Share of discordant pairs among claim terms found in the window: "A beat B" against
+    "B beat A" keeps every word but reverses the order of the names around the verb."""
+    first: dict[str, int] = {}
+    for i, t in enumerate(window):
+        first.setdefault(t, i)
+    seq = [first[t] for t in dict.fromkeys(claim) if t in first]
+    pairs = discordant = 0
+    for i in range(len(seq)):
+        for j in range(i + 1, len(seq)):
+            pairs += 1
+            discordant += seq[j] < seq[i]
+    return discordant / pairs if pairs else 0.0
+
+
+def _bigrams(claim: Sequence[str], window: Sequence[str], reach: int = 4) -> float:
+    """Share of adjacent claim term pairs found in the window in the same order, close by."""
+    where: dict[str, list[int]] = {}
+    for i, t in enumerate(window):
+        where.setdefault(t, []).append(i)
+    pairs = [(a, b) for a, b in zip(claim, claim[1:]) if a != b]
+    if not pairs:
+        return 1.0
+    hits = sum(any(0 < j - i <= reach for i in where.get(a, ()) for j in where.get(b, ()))
+               for a, b in pairs)
+    return hits / len(pairs)
+
+
+def _role_swap(claim: str, window: str, names: dict[str, str]) -> bool:
+    """Two names of the claim, both in the window, in the opposite order: "A beat B" against
+    "B beat A". A passive paraphrase ("B was beaten by A") reverses them too, so callers treat
+    this as a doubt, not a refutation."""
+    found = [n for n in names]
+    if len(found) < 2:
+        return False
+    wwords = [w.removesuffix("'s") for w in tx.words(_ACRONYM.sub(
+        lambda m: m.group().replace(".", ""), window))]
+    cwords = [w.removesuffix("'s") for w in tx.words(_ACRONYM.sub(
+        lambda m: m.group().replace(".", ""), claim))]
+    first_w = {w: i for i, w in reversed(list(enumerate(wwords)))}
+    first_c = {w: i for i, w in reversed(list(enumerate(cwords)))}
+    seq = sorted((first_c[n], first_w[n]) for n in found if n in first_w and n in first_c)
+    # names of one entity ("Lena Ortiz") sit together: compare entities, not their words
+    groups: list[tuple[int, int]] = []
+    for c, w in seq:
+        if groups and c - groups[-1][0] <= 1 and abs(w - groups[-1][1]) <= 1:
+            continue
+        groups.append((c, w))
+    return any(b[1] < a[1] for a, b in zip(groups, groups[1:]))
+
+
+def _split(claim: str, passage: str, best: Window, claim_tokens: Tokens,
+           names: dict[str, str], nums: set[str]) -> bool:
+    """The window spans sentences and no single one of them holds the claim's names and
+    numbers with most of its other words: the claim may join facts the passage keeps apart."""
+    if best.sentences == 1:
+        return False
+    cset = claim_tokens.set
+    for s, e in sentence_spans(passage, best.start, best.end):
+        text = passage[s:e]
+        wset = word_set(text)
+        if all(n in wset for n in names) and nums <= tx.numbers(text) \
+                and _soft_recall(cset, tokens(text).set) >= 0.75:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int
+    end: int
+    sentences: int
+    tokens: Tokens
+
+
+def windows(passage: str, spans: Sequence[tuple[int, int]] | None = None) -> list[Window]:
+    """Every run of 1-3 consecutive passage sentences, with their tokens."""
+    spans = list(spans) if spans is not None else (sentence_spans(passage) or [(0, len(passage))])
+    toks = [tokens(passage[s:e]) for s, e in spans]
+    out = []
+    for i in range(len(spans)):
+        for n in range(1, _MAX_WINDOW + 1):
+            if i + n > len(spans):
+                break
+            terms = sum((t.terms for t in toks[i:i + n]), ())
+            surface = sum((t.surface for t in toks[i:i + n]), ())
+            out.append(Window(spans[i][0], spans[i + n - 1][1], n, Tokens(terms, surface)))
+    return out
+
+
+def _recall(claim: frozenset[str], other: frozenset[str]) -> float:
+    return len(claim & other) / len(claim) if claim else 0.0
+
+
+def _soft_recall(claim: frozenset[str], other: frozenset[str]) -> float:
+    if not claim:
+        return 0.0
+    keys = {_soft(t) for t in other}
+    return sum(t in other or _soft(t) in keys for t in claim) / len(claim)
+
+
+def rank(claim: Tokens, wins: Sequence[Window]) -> list[tuple[float, Window]]:
+    """Windows by how much of the claim they hold; a wider window must hold more to win."""
+    cset = claim.set
+    scored = []
+    for w in wins:
+        wset = w.tokens.set
+        rec = _soft_recall(cset, wset)
+        prec = len(cset & wset) / len(wset) if wset else 0.0
+        scored.append((rec - 0.04 * (w.sentences - 1) + 0.01 * prec, w))
+    scored.sort(key=lambda x: (-x[0], x[1].start))
+    return scored
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The lexical features of a claim against a passage, the best window, and what is missing."""
+
+    values: dict[str, float]
+    window: Window
+    candidates: tuple[Window, ...]
+    missing: tuple[str, ...]
+
+
+def analyse(claim: str, passage: str, top: int = 3) -> Analysis:
+    """Lexical features of `claim` against the best window of `passage` (see LEXICAL)."""
+    ctoks = tokens(claim)
+    cset = ctoks.set
+    wins = windows(passage)
+    ranked = rank(ctoks, wins)
+    best = ranked[0][1]
+    btext = passage[best.start:best.end]
+    bset = best.tokens.set
+    ptoks = frozenset(t for w in wins if w.sentences == 1 for t in w.tokens.terms) or bset
+    single = max((_recall(cset, w.tokens.set) for w in wins if w.sentences == 1), default=0.0)
+    fpassage, fwindow = word_set(passage), word_set(btext)
+    names = claim_names(claim)
+    name_out_p = [n for n in names if n not in fpassage]
+    name_out_w = [n for n in names if n not in fwindow]
+    nums = tx.numbers(claim)
+    pnums, wnums = tx.numbers(passage), tx.numbers(btext)
+    cunits, punits = units(claim), units(passage)
+    unit_bad = any(u and number in punits and punits[number] and not (u & punits[number])
+                   for number, u in cunits.items())
+    months_out = _months(claim) - _months(btext)
+    cw = [w for w in tx.words(claim)]
+    ww = list(tx.words(btext))
+    unmatched = [t for t in dict.fromkeys(ctoks.terms) if t not in bset]
+    keys = {_soft(t) for t in bset}
+    soft_unmatched = [t for t in unmatched if _soft(t) not in keys]
+    elsewhere = sum(t in ptoks for t in soft_unmatched)
+    legacy_missing = bool(tx.numbers(claim) - pnums) or any(
+        n not in tx.fold(passage) for n in tx.names(claim))
+    values_recall = _recall(cset, bset)
+    values = {
+        "recall_window": values_recall,
+        "recall_sentence": single,
+        "recall_passage": _recall(cset, ptoks),
+        "soft_recall_window": _soft_recall(cset, bset),
+        "precision_window": len(cset & bset) / len(bset) if bset else 0.0,
+        "missing_window_log": math.log1p(len(soft_unmatched)),
+        "missing_elsewhere": elsewhere / len(soft_unmatched) if soft_unmatched else 0.0,
+        "name_missing_passage": len(name_out_p) / len(names) if names else 0.0,
+        "name_missing_window": len(name_out_w) / len(names) if names else 0.0,
+        "number_missing_passage": len(nums - pnums) / len(nums) if nums else 0.0,
+        "number_missing_window": len(nums - wnums) / len(nums) if nums else 0.0,
+        "unit_mismatch": float(unit_bad),
+        "month_missing_window": float(bool(months_out)),
+        "negation_mismatch": float(_flag(cw, NEGATIONS) != _flag(ww, NEGATIONS)),
+        "modal_mismatch": float(_flag(cw, MODALS) != _flag(ww, MODALS)),
+        "order_discordant": _order(ctoks.terms, best.tokens.terms),
+        "bigram_recall": _bigrams(ctoks.terms, best.tokens.terms),
+        "lcs_ratio": _lcs(ctoks.terms, best.tokens.terms) / len(ctoks.terms)
+        if ctoks.terms else 0.0,
+        "claim_terms_log": math.log1p(len(cset)),
+        "window_sentences": float(best.sentences),
+        "has_names": float(bool(names)),
+        "has_numbers": float(bool(nums)),
+        # the rule of the first citation check: a name or number the passage never states,
+        # or less than half of the claim's terms in one place
+        "claims_missing": float(legacy_missing),
+        "overlap_pass": float(not legacy_missing and values_recall >= 0.5),
+        "role_swap": float(_role_swap(claim, btext, names)),
+        "split_support": float(_split(claim, passage, best, ctoks, names, nums)),
+    }
+    # what the span does not state: names and numbers first, then other content words
+    surface = dict(zip(ctoks.terms, ctoks.surface))
+    missing = [names[n] for n in name_out_w]
+    missing += sorted(nums - wnums, key=claim.find)
+    missing += [surface[t] for t in soft_unmatched
+                if surface[t] not in names and not tx.numbers(surface[t])
+                and not any(surface[t] in tx.fold(m) for m in missing)]
+    return Analysis(values, best, tuple(w for _, w in ranked[:top]), tuple(missing))
