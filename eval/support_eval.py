@@ -20,7 +20,7 @@ Checker = Callable[[str, str], tuple[bool, float]]  # claim, passage -> (support
 
 def baseline_checker(similarity: Any = None) -> Checker:
     """Today's `rag.cite.check` (word overlap, names, numbers) on the whole passage."""
-    from rag.cite import check
+    from rag.cite import overlap_check as check
     from rag.types import Hit
 
     def run(claim: str, passage: str) -> tuple[bool, float]:
@@ -32,11 +32,11 @@ def baseline_checker(similarity: Any = None) -> Checker:
     return run
 
 
-def verify_checker(similarity: Any = None) -> Checker:
+def verify_checker(similarity: Any = None, strict: bool = True) -> Checker:
     from rag.support import verify
 
     def run(claim: str, passage: str) -> tuple[bool, float]:
-        sup = verify(claim, passage, similarity)
+        sup = verify(claim, passage, similarity, strict=strict)
         return sup.state == "supported", sup.score
 
     return run
@@ -102,6 +102,7 @@ def run(paths: Sequence[Path], out: Path, command: str, semantic: bool = True) -
     checkers: dict[str, Checker] = {
         "baseline (cite.check, lexical)": baseline_checker(None),
         "verify, lexical": verify_checker(None),
+        "verify, lexical, learned score only (strict=False)": verify_checker(None, strict=False),
     }
     if similarity is not None:
         checkers["baseline (cite.check, + embedding)"] = baseline_checker(similarity)
@@ -120,7 +121,7 @@ def run(paths: Sequence[Path], out: Path, command: str, semantic: bool = True) -
             rows[name] = {"whole": whole, "validation": classify(vlabels, vpreds)}
             if name.startswith("verify"):
                 curves[f"{path.stem}, {name}"] = calibration(pairs, scores)
-            print(f"{path.stem:16s} {name:36s} whole BA {whole['balanced_accuracy']:.3f} "
+            print(f"{path.stem:16s} {name:52s} whole BA {whole['balanced_accuracy']:.3f} "
                   f"P {whole['precision']:.3f} | validation BA "
                   f"{rows[name]['validation']['balanced_accuracy']:.3f} "
                   f"P {rows[name]['validation']['precision']:.3f}", file=sys.stderr)

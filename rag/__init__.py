@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import (ConfigError, EngineError, IndexLockedError, InputError, ModelMismatchError,
                         RagError, StoreError)
 from rag.settings import Settings, load_settings
-from rag.support import Support, verify
 from rag.types import REFUSAL, Answer, Citation, Filters, Hit, Sentence
 
 if TYPE_CHECKING:
     from index.models import IngestReport
     from rag.assistant import Assistant, StreamEvent
+    from rag.support import Support, verify
 
 __all__ = [
     "Answer", "Assistant", "Citation", "ConfigError", "EngineError", "Filters", "Hit",
@@ -26,6 +26,9 @@ def __getattr__(name: str) -> Any:
     if name in ("Assistant", "StreamEvent"):
         from rag import assistant
         return getattr(assistant, name)
+    if name in ("Support", "verify"):  # numpy loads on first use
+        from rag import support
+        return getattr(support, name)
     if name == "IngestReport":
         from index.models import IngestReport
         return IngestReport

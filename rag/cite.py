@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from index.chunk import sentence_spans
 from rag import text as tx
+from rag.support import verify
 from rag.types import REFUSAL, Citation, Hit, Sentence
 
 # [1]  [1, 2]  [1;2]  [1-2]? no: ranges are ambiguous, read as two numbers  [^1]  [Passage 1]  【1】
@@ -38,6 +39,7 @@ class Support:
     start: int  # span in the passage text
     end: int
     reason: str = ""
+    state: str = ""  # "supported" | "partial" | "unsupported" (rag.support.verify)
 
 
 def parse(draft: str) -> list[DraftSentence]:
@@ -78,9 +80,22 @@ def _claims_missing(sentence: str, passage: str) -> str:
     return ("names not in passage: " + ", ".join(absent)) if absent else ""
 
 
-def check(sentence: str, hit: Hit, similarity: Similarity | None = None,
-          min_lexical: float = 0.5, min_semantic: float = 0.6) -> Support:
-    """Does `hit` support `sentence`? Claims must match; the best passage sentence must be close."""
+def check(sentence: str, hit: Hit, similarity: Similarity | None = None) -> Support:
+    """Does `hit` support `sentence`? `rag.support.verify` decides (names, numbers, units,
+    negation and roles must agree with the best passage sentence or window; a learned score
+    weighs the rest). `ok` only when "supported"; `state` also tells "partial" apart."""
+    v = verify(sentence, hit.text, similarity)
+    reason = ""
+    if v.state != "supported":
+        reason = ("not in the passage: " + ", ".join(tx.fold(w) for w in v.unsupported)
+                  if v.unsupported else f"passage does not state this ({v.state})")
+    return Support(v.state == "supported", v.score, v.span[0], v.span[1], reason, v.state)
+
+
+def overlap_check(sentence: str, hit: Hit, similarity: Similarity | None = None,
+                  min_lexical: float = 0.5, min_semantic: float = 0.6) -> Support:
+    """The first check, by word overlap plus names and numbers (kept as the harness's
+    baseline): claims must match; the best passage sentence must be close."""
     spans = sentence_spans(hit.text) or [(0, len(hit.text))]
     s_terms = set(tx.terms(sentence))
     scored = []

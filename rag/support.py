@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.support_features import LEXICAL, SEMANTIC, Analysis, analyse
+from rag.support_features import LEXICAL, SEMANTIC, Analysis, analyse, windows
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +99,41 @@ def semantic_values(claim: str, analysis: Analysis, passage: str,
 
 
 def _cap(state: State, values: dict[str, float]) -> State:
-    """Mismatches that no amount of shared wording makes right. A number or name the span does
-    not state, or a number with another unit, refutes; a negation on one side only, two names
-    in the opposite order, or facts joined from separate sentences leave at most "partial"."""
-    if values["number_missing_window"] > 0 or values["unit_mismatch"] \
-            or values["name_missing_window"] > 0:
+    """Mismatches that shared wording cannot make right, whatever the learned score.
+
+    Refuted: a number the passage never states, a name or number the passage never states
+    (the first check's rule), or a number with another unit. At most "partial", because a
+    paraphrase can look the same: in the sentence that states the rest of the claim, a claim
+    name missing while another name stands there (a swapped person or place), two names in
+    the opposite order (a swapped subject and object; a passive reverses them too) or a
+    negation on one side only; or a claim that joins facts the passage states apart."""
+    if values["number_missing_passage"] or values["claims_missing"] or values["unit_mismatch"]:
         return "unsupported"
-    if state == "supported" and (values["negation_mismatch"] or values["role_swap"]
-                                 or values["split_support"]):
+    if state == "supported" and (values["swap_name"] or values["swap_order"]
+                                 or values["negation_flip"] or values["split_relation"]):
         return "partial"
     return state
 
 
+def _norm(text: str) -> str:
+    return " ".join(text.split()).rstrip(".").strip()
+
+
 def _verbatim(claim: str, passage: str) -> bool:
-    norm = " ".join(claim.split()).rstrip(".").strip()
+    norm = _norm(claim)
     return len(norm) > 12 and norm in " ".join(passage.split())
+
+
+def _quoted(claim: str, passage: str) -> tuple[int, int] | None:
+    """The smallest window of passage sentences that contains the claim verbatim."""
+    norm = _norm(claim)
+    if len(norm) <= 12 or norm not in " ".join(passage.split()):
+        return None
+    found = [w for w in windows(passage) if norm in " ".join(passage[w.start:w.end].split())]
+    if not found:
+        return None
+    best = min(found, key=lambda w: (w.end - w.start, w.start))
+    return (best.start, best.end)
 
 
 def verify(claim: str, passage: str, similarity: Similarity | None = None,
@@ -137,12 +157,16 @@ def verify(claim: str, passage: str, similarity: Similarity | None = None,
     combiner = models[name]
     p = combiner.probability(values)
     state = combiner.state(p)
+    span = (analysis.window.start, analysis.window.end)
+    quoted = _quoted(claim, passage)
+    if quoted is not None:
+        # a verbatim quote is supported by definition; its span is the sentences holding it
+        return Support("supported", round(max(p, combiner.supported), 4), quoted, ())
     if strict:
         capped = _cap(state, values)
         if capped != state:
             state = capped
             p = min(p, (combiner.supported if state == "partial" else combiner.partial) - 1e-4)
-    span = (analysis.window.start, analysis.window.end)
     return Support(state, round(max(p, 0.0), 4), span, analysis.missing)
 
 
