@@ -162,12 +162,14 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
     for sent in parse(draft):
         numbers: list[int] = []
         checks = []
+        partial = False  # some cited passage supports the sentence in part
         for n in sent.cites:
             if not 1 <= n <= len(hits):
                 continue  # names no passage
             sup = check(sent.text, hits[n - 1], similarity)
             if sup.ok:
                 checks.append((n, sup))
+            partial = partial or sup.state == "partial"
         if not checks and sent.cites and repair:
             found = _repair(sent.text, hits, set(sent.cites), similarity)
             checks = [found] if found else []
@@ -186,14 +188,15 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
         supported = bool(numbers)
         if not supported and unsupported == "remove":
             continue
-        pieces.append((sent.text, tuple(numbers), supported))
-    if not any(ok for *_, ok in pieces):
+        state = "supported" if supported else "partial" if partial else "unsupported"
+        pieces.append((sent.text, tuple(numbers), state))
+    if not any(state == "supported" for *_, state in pieces):
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     text, sentences = "", []
-    for body, nums, ok in pieces:
+    for body, nums, state in pieces:
         if text:
             text += " "
         start = len(text)
         text += body + ((" " + "".join(f"[{n}]" for n in nums)) if nums else "")
-        sentences.append(Sentence(body, start, len(text), nums, ok))
+        sentences.append(Sentence(body, start, len(text), nums, state == "supported", state))
     return Checked(text, tuple(citations), tuple(sentences), False)

@@ -159,6 +159,35 @@ def units(text: str) -> dict[str, set[str]]:
     return out
 
 
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9}
+_SCALED = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion|trillion|bn)\b",
+                     re.I)
+# "one" as a pronoun is no quantity: "one of the largest", "no one", "the one that"
+_PRONOUN_ONE = re.compile(r"\bone\s+(?:of|another)\b|\b(?:no|any|every|some|the|this|that)"
+                          r"\s+one\b(?!-)", re.I)
+
+
+def quantities(text: str) -> dict[str, frozenset[str]]:
+    """{number: its forms}: "1.5 million" -> {"1.5": {"1.5", "1500000"}}, so that a claim's
+    "1.5 million" matches a passage's "1,500,000" and the other way round."""
+    masked = _PRONOUN_ONE.sub(lambda m: " " * len(m.group()), text)
+    out = {n: {n} for n in tx.numbers(masked)}
+    for m in _SCALED.finditer(masked):
+        raw = m.group(1).replace(",", "")
+        try:
+            value = float(raw) * _SCALE[m.group(2).lower()]
+        except ValueError:
+            continue
+        out.setdefault(raw, {raw}).add(str(int(value)) if value.is_integer() else str(value))
+    return {n: frozenset(f) for n, f in out.items()}
+
+
+def missing_numbers(claim: dict[str, frozenset[str]], other: str) -> set[str]:
+    """The claim's numbers that `other` states in no form."""
+    forms = set().union(*quantities(other).values()) if other else set()
+    return {n for n, f in claim.items() if not f & forms}
+
+
 def _months(text: str) -> set[str]:
     words = set(tx.words(text))
     return {m for m in tx.MONTHS if m in words and m != "may"} | set(_YEAR.findall(text))
@@ -234,7 +263,7 @@ def _role_swap(claim: str, window: str, names: dict[str, str]) -> bool:
 
 
 def _split(claim: str, passage: str, best: Window, claim_tokens: Tokens,
-           names: dict[str, str], nums: set[str]) -> bool:
+           names: dict[str, str], nums: dict[str, frozenset[str]]) -> bool:
     """The window spans sentences and no single one of them holds the claim's names and
     numbers with most of its other words: the claim may join facts the passage keeps apart."""
     if best.sentences == 1:
@@ -243,7 +272,7 @@ def _split(claim: str, passage: str, best: Window, claim_tokens: Tokens,
     for s, e in sentence_spans(passage, best.start, best.end):
         text = passage[s:e]
         wset = word_set(text)
-        if all(n in wset for n in names) and nums <= tx.numbers(text) \
+        if all(n in wset for n in names) and not missing_numbers(nums, text) \
                 and _soft_recall(cset, tokens(text).set) >= 0.75:
             return False
     return True
@@ -321,8 +350,8 @@ def analyse(claim: str, passage: str, top: int = 3) -> Analysis:
     names = claim_names(claim)
     name_out_p = [n for n in names if n not in fpassage]
     name_out_w = [n for n in names if n not in fwindow]
-    nums = tx.numbers(claim)
-    pnums, wnums = tx.numbers(passage), tx.numbers(btext)
+    nums = quantities(claim)
+    num_out_p, num_out_w = missing_numbers(nums, passage), missing_numbers(nums, btext)
     cunits, punits = units(claim), units(passage)
     unit_bad = any(u and number in punits and punits[number] and not (u & punits[number])
                    for number, u in cunits.items())
@@ -333,7 +362,7 @@ def analyse(claim: str, passage: str, top: int = 3) -> Analysis:
     keys = {_soft(t) for t in bset}
     soft_unmatched = [t for t in unmatched if _soft(t) not in keys]
     elsewhere = sum(t in ptoks for t in soft_unmatched)
-    legacy_missing = bool(tx.numbers(claim) - pnums) or any(
+    legacy_missing = bool(num_out_p) or any(
         n not in tx.fold(passage) for n in tx.names(claim))
     values_recall = _recall(cset, bset)
     values = {
@@ -346,8 +375,8 @@ def analyse(claim: str, passage: str, top: int = 3) -> Analysis:
         "missing_elsewhere": elsewhere / len(soft_unmatched) if soft_unmatched else 0.0,
         "name_missing_passage": len(name_out_p) / len(names) if names else 0.0,
         "name_missing_window": len(name_out_w) / len(names) if names else 0.0,
-        "number_missing_passage": len(nums - pnums) / len(nums) if nums else 0.0,
-        "number_missing_window": len(nums - wnums) / len(nums) if nums else 0.0,
+        "number_missing_passage": len(num_out_p) / len(nums) if nums else 0.0,
+        "number_missing_window": len(num_out_w) / len(nums) if nums else 0.0,
         "unit_mismatch": float(unit_bad),
         "month_missing_window": float(bool(months_out)),
         "negation_mismatch": float(_flag(cw, NEGATIONS) != _flag(ww, NEGATIONS)),
@@ -393,7 +422,7 @@ def analyse(claim: str, passage: str, top: int = 3) -> Analysis:
     # what the span does not state: names and numbers first, then other content words
     surface = dict(zip(ctoks.terms, ctoks.surface))
     missing = [names[n] for n in name_out_w]
-    missing += sorted(nums - wnums, key=claim.find)
+    missing += sorted(num_out_w, key=claim.find)
     missing += [surface[t] for t in soft_unmatched
                 if surface[t] not in names and not tx.numbers(surface[t])
                 and not any(surface[t] in tx.fold(m) for m in missing)]
