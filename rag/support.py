@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).with_name("data") / "support_model.json"
 MODEL_FORMAT = 1
+SEMANTIC_MARGIN = 0.1  # lexical probabilities this close to the threshold get embeddings
 State = Literal["supported", "partial", "unsupported"]
 Similarity = Callable[[str, Sequence[str]], list[float]]  # claim, candidates -> cosine sims
 
@@ -92,7 +93,7 @@ def semantic_values(claim: str, analysis: Analysis, passage: str,
     """Cosine of the claim with the best window and the best of the top candidates."""
     cands = list(analysis.candidates)
     singles = [w for w in cands if w.sentences == 1 and w != analysis.window]
-    texts = [passage[w.start:w.end] for w in [analysis.window, *singles[:2]]]
+    texts = [passage[w.start:w.end] for w in [analysis.window, *singles[:1]]]
     sims = similarity(claim, texts)
     return {"cosine_window": sims[0], "cosine_best": max(sims),
             "cosine_margin": sims[0] - (max(sims[1:]) if len(sims) > 1 else sims[0])}
@@ -150,12 +151,17 @@ def verify(claim: str, passage: str, similarity: Similarity | None = None,
     models = model or load_model()
     analysis = analyse(claim, passage)
     values = dict(analysis.values)
-    name = "lexical"
-    if similarity is not None and "semantic" in models and not _verbatim(claim, passage):
-        values.update(semantic_values(claim, analysis, passage, similarity))
-        name = "semantic"
-    combiner = models[name]
+    combiner = models["lexical"]
     p = combiner.probability(values)
+    # Embeddings decide close cases only: they cost tens of ms a passage on a busy 2-core
+    # CPU and move the probability little (eval/reports/support). None for a verbatim quote,
+    # a refuted number or name, or a lexical score far from the "supported" threshold.
+    if similarity is not None and "semantic" in models and not _verbatim(claim, passage) \
+            and _cap("supported", values) != "unsupported" \
+            and abs(p - combiner.supported) < SEMANTIC_MARGIN:
+        values.update(semantic_values(claim, analysis, passage, similarity))
+        combiner = models["semantic"]
+        p = combiner.probability(values)
     state = combiner.state(p)
     span = (analysis.window.start, analysis.window.end)
     quoted = _quoted(claim, passage)

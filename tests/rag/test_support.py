@@ -8,6 +8,7 @@ import pytest
 
 import rag
 from rag.cite import finalize, overlap_check
+from rag import support
 from rag.support import MODEL_PATH, Support, load_model, verify
 from rag.types import Hit
 
@@ -102,15 +103,21 @@ def test_verbatim_quote_is_supported_without_embedding():
     assert MATCH[got.span[0]:got.span[1]].startswith("Harbor United beat")
 
 
-def test_similarity_feeds_the_semantic_combiner():
+def test_similarity_decides_close_cases_only(monkeypatch):
     calls = []
 
-    def similarity(claim, texts):
-        calls.append(len(texts))
-        return [0.9] * len(texts)
+    def similar(value):
+        def similarity(claim, texts):
+            calls.append(len(texts))
+            return [value] * len(texts)
+        return similarity
 
-    got = verify("The flood displaced 1.5 million people in the region.", FLOOD, similarity)
-    assert calls and isinstance(got, Support)
+    claim = "The flood displaced 1.5 million people in the region."
+    far = verify("Fans celebrated late into the night.", MATCH, similar(1.0))
+    assert calls == [] and far.state == "supported"  # clear lexical case: no embedding
+    monkeypatch.setattr(support, "SEMANTIC_MARGIN", 1.0)  # every case is close
+    high, low = verify(claim, FLOOD, similar(1.0)), verify(claim, FLOOD, similar(-1.0))
+    assert len(calls) == 2 and high.score > low.score
 
 
 def test_empty_inputs_are_unsupported():
