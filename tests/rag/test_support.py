@@ -7,8 +7,8 @@ import json
 import pytest
 
 import rag
-from rag.cite import finalize, overlap_check
 from rag import support
+from rag.cite import finalize, overlap_check
 from rag.support import MODEL_PATH, Support, load_model, verify
 from rag.types import Hit
 
