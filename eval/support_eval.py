@@ -155,5 +155,6 @@ def _markdown(summary: dict[str, Any]) -> str:
                          f"{w['recall']:.3f} | {v['balanced_accuracy']:.3f} | "
                          f"{v['precision']:.3f} | {v['recall']:.3f} | {w['median_ms']} |")
         lines.append("")
-    lines += ["![calibration](calibration.png)", ""]
+    lines += ["![calibration](calibration.png)", "",
+              "Analysis, per-answer timing and what is missing: [findings.md](findings.md).", ""])
     return "\n".join(lines)
