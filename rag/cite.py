@@ -153,7 +153,9 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
     """Verify every citation of a draft, keep exact spans, renumber, mark or drop the rest.
 
     With `repair`, a sentence that cites passages but none that supports it cites the
-    retrieved passage that does, if one does (see `_repair`)."""
+    retrieved passage that does, if one does (see `_repair`). Each sentence's `state` says
+    "supported", "partial" (a cited passage states part of it: it keeps no citation and is
+    marked or removed like an unsupported one) or "unsupported"."""
     if is_refusal(draft):
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     numbering: dict[tuple[str, int, int], int] = {}
