@@ -156,5 +156,5 @@ def _markdown(summary: dict[str, Any]) -> str:
                          f"{v['precision']:.3f} | {v['recall']:.3f} | {w['median_ms']} |")
         lines.append("")
     lines += ["![calibration](calibration.png)", "",
-              "Analysis, per-answer timing and what is missing: [findings.md](findings.md).", ""])
+              "Analysis, per-answer timing and what is missing: [findings.md](findings.md).", ""]
     return "\n".join(lines)
