@@ -175,6 +175,8 @@ class Sentence:
     end: int
     citations: tuple[int, ...]
     supported: bool = True
+    # "supported" | "partial" | "unsupported" (rag.support.verify); "" when not checked
+    state: str = ""
 
 
 @dataclass(frozen=True)

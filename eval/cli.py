@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", metavar="TEXT", help="a line of context for the report")
     p.add_argument("--render", type=Path, metavar="DIR",
                    help="only rebuild report.md and the plots of an existing report folder")
+    p.add_argument("--support-set", action="append", type=Path, metavar="PATH",
+                   help="score the citation support check on a claim/passage JSONL (WiCE or "
+                        "SummEdits shape; repeatable) instead of a gold set; report in --out "
+                        "(default: eval/reports/support)")
+    p.add_argument("--support-lexical", action="store_true",
+                   help="with --support-set: skip the embedding-based checkers")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, less output")
     p.add_argument("--verbose", "-v", action="store_true", help="log progress details")
     return p
@@ -115,6 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"wrote {', '.join(str(p) for p in written)}")
         return 0
+    if args.support_set:
+        from eval import support_eval
+
+        out = args.out if args.out != DEFAULT_OUT else support_eval.DEFAULT_OUT
+        command = "python -m eval " + " ".join(sys.argv[1:] if argv is None else argv)
+        try:
+            return support_eval.run(args.support_set, out, command,
+                                    semantic=not args.support_lexical)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.smoke:
         args.dataset = args.dataset or [ROOT / "eval" / "gold" / "seeds.jsonl"]
         args.config = args.config or ["extractive"]

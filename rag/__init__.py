@@ -18,11 +18,13 @@ from core.settings import Settings, load_settings
 if TYPE_CHECKING:
     from core.records import IngestReport
     from rag.assistant import Assistant, StreamEvent
+    from rag.support import Support, verify
 
 __all__ = [
     "Answer", "Assistant", "Citation", "ConfigError", "EngineError", "Filters", "Hit",
     "IndexLockedError", "IngestReport", "InputError", "ModelMismatchError", "REFUSAL",
-    "RagError", "Sentence", "Settings", "StoreError", "StreamEvent", "load_settings",
+    "RagError", "Sentence", "Settings", "StoreError", "StreamEvent", "Support", "load_settings",
+    "verify",
 ]
 
 
@@ -31,6 +33,9 @@ def __getattr__(name: str) -> Any:
     if name in ("Assistant", "StreamEvent"):
         from rag import assistant
         return getattr(assistant, name)
+    if name in ("Support", "verify"):  # numpy loads on first use
+        from rag import support
+        return getattr(support, name)
     if name == "IngestReport":
         from core.records import IngestReport
         return IngestReport

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from core import text as tx
 from core.records import REFUSAL, Citation, Hit, Sentence
 from core.text import sentence_spans
+from rag.support import verify
 
 # [1]  [1, 2]  [1;2]  [1-2]? no: ranges are ambiguous, read as two numbers  [^1]  [Passage 1]  【1】
 _MARKER = re.compile(
@@ -38,6 +39,7 @@ class Support:
     start: int  # span in the passage text
     end: int
     reason: str = ""
+    state: str = ""  # "supported" | "partial" | "unsupported" (rag.support.verify)
 
 
 def parse(draft: str) -> list[DraftSentence]:
@@ -78,9 +80,22 @@ def _claims_missing(sentence: str, passage: str) -> str:
     return ("names not in passage: " + ", ".join(absent)) if absent else ""
 
 
-def check(sentence: str, hit: Hit, similarity: Similarity | None = None,
-          min_lexical: float = 0.5, min_semantic: float = 0.6) -> Support:
-    """Does `hit` support `sentence`? Claims must match; the best passage sentence must be close."""
+def check(sentence: str, hit: Hit, similarity: Similarity | None = None) -> Support:
+    """Does `hit` support `sentence`? `rag.support.verify` decides (names, numbers, units,
+    negation and roles must agree with the best passage sentence or window; a learned score
+    weighs the rest). `ok` only when "supported"; `state` also tells "partial" apart."""
+    v = verify(sentence, hit.text, similarity)
+    reason = ""
+    if v.state != "supported":
+        reason = ("not in the passage: " + ", ".join(tx.fold(w) for w in v.unsupported)
+                  if v.unsupported else f"passage does not state this ({v.state})")
+    return Support(v.state == "supported", v.score, v.span[0], v.span[1], reason, v.state)
+
+
+def overlap_check(sentence: str, hit: Hit, similarity: Similarity | None = None,
+                  min_lexical: float = 0.5, min_semantic: float = 0.6) -> Support:
+    """The first check, by word overlap plus names and numbers (kept as the harness's
+    baseline): claims must match; the best passage sentence must be close."""
     spans = sentence_spans(hit.text) or [(0, len(hit.text))]
     s_terms = set(tx.terms(sentence))
     scored = []
@@ -138,7 +153,9 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
     """Verify every citation of a draft, keep exact spans, renumber, mark or drop the rest.
 
     With `repair`, a sentence that cites passages but none that supports it cites the
-    retrieved passage that does, if one does (see `_repair`)."""
+    retrieved passage that does, if one does (see `_repair`). Each sentence's `state` says
+    "supported", "partial" (a cited passage states part of it: it keeps no citation and is
+    marked or removed like an unsupported one) or "unsupported"."""
     if is_refusal(draft):
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     numbering: dict[tuple[str, int, int], int] = {}
@@ -147,12 +164,14 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
     for sent in parse(draft):
         numbers: list[int] = []
         checks = []
+        partial = False  # some cited passage supports the sentence in part
         for n in sent.cites:
             if not 1 <= n <= len(hits):
                 continue  # names no passage
             sup = check(sent.text, hits[n - 1], similarity)
             if sup.ok:
                 checks.append((n, sup))
+            partial = partial or sup.state == "partial"
         if not checks and sent.cites and repair:
             found = _repair(sent.text, hits, set(sent.cites), similarity)
             checks = [found] if found else []
@@ -171,14 +190,15 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
         supported = bool(numbers)
         if not supported and unsupported == "remove":
             continue
-        pieces.append((sent.text, tuple(numbers), supported))
-    if not any(ok for *_, ok in pieces):
+        state = "supported" if supported else "partial" if partial else "unsupported"
+        pieces.append((sent.text, tuple(numbers), state))
+    if not any(state == "supported" for *_, state in pieces):
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     text, sentences = "", []
-    for body, nums, ok in pieces:
+    for body, nums, state in pieces:
         if text:
             text += " "
         start = len(text)
         text += body + ((" " + "".join(f"[{n}]" for n in nums)) if nums else "")
-        sentences.append(Sentence(body, start, len(text), nums, ok))
+        sentences.append(Sentence(body, start, len(text), nums, state == "supported", state))
     return Checked(text, tuple(citations), tuple(sentences), False)
