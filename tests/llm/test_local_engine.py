@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import threading
 import time
 import types
@@ -107,6 +108,62 @@ def test_import_rag_llm_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2], check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- xllamacpp set-up (one function for the engine and `python -m rag.llm.serve`) ---------
+
+class FakeParams:
+    """Stands in for xllamacpp.CommonParams: nested parameter groups, attributes only."""
+
+    def __init__(self) -> None:
+        self.model = types.SimpleNamespace(path="")
+        self.cpuparams = types.SimpleNamespace(n_threads=0)
+        self.cpuparams_batch = types.SimpleNamespace(n_threads=0)
+
+
+@pytest.fixture
+def fake_xllamacpp(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """A fake xllamacpp module; returns the params every Server was started with."""
+    started: list[Any] = []
+
+    def server(params: Any) -> Any:
+        if params.model.path.endswith("broken.gguf"):
+            raise RuntimeError("failed to load model\n#0 0x7f llama_model_load")
+        started.append(params)
+        return types.SimpleNamespace(params=params)
+
+    monkeypatch.setitem(sys.modules, "xllamacpp",
+                        types.SimpleNamespace(CommonParams=FakeParams, Server=server))
+    return started
+
+
+def test_engine_and_server_share_the_model_set_up(tmp_path: Path,
+                                                  fake_xllamacpp: list[Any]) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF")
+    served = model.load_server(path, n_ctx=2048, threads=3, api_key=None,
+                               address=("127.0.0.1", 8081))
+    try:
+        loaded = local._load_model(path, Settings(llm_ctx=1024, llm_threads=1)).server
+    finally:
+        local._MODELS.pop(path.resolve(), None)
+    for server, ctx, threads in ((served, 2048, 3), (loaded, 1024, 1)):
+        params = server.params
+        assert params.model.path == str(path.resolve()) and params.n_ctx == ctx
+        assert params.cpuparams.n_threads == params.cpuparams_batch.n_threads == threads
+        assert params.n_parallel == 1 and params.cache_prompt and params.n_cache_reuse == 256
+    assert served.params.hostnames == ["127.0.0.1"] and served.params.port == 8081
+    assert not hasattr(served.params, "api_keys")  # no key asked for: none required
+    # the engine's own server listens on a loopback port of its own, behind a random key
+    assert not hasattr(loaded.params, "hostnames") and len(loaded.params.api_keys[0]) >= 32
+
+
+@pytest.mark.fault
+def test_model_load_failure_is_a_short_engine_error(tmp_path: Path,
+                                                    fake_xllamacpp: list[Any]) -> None:
+    with pytest.raises(EngineError) as exc:
+        model.load_server(tmp_path / "broken.gguf", n_ctx=512, threads=1, api_key=None)
+    assert str(exc.value) == "cannot load the model broken.gguf: failed to load model"
 
 
 # -- LocalEngine with a fake xllamacpp server (no model) ---------------------------------

@@ -140,6 +140,24 @@ def test_context_overflow_retries_with_less_evidence() -> None:
     assert len(sizes) == 2 and sizes[1] < sizes[0]
 
 
+@pytest.mark.fault
+def test_context_overflow_trims_evidence_to_the_minimum_then_fails() -> None:
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(json.loads(request.content)["messages"][-1]["content"]))
+        return httpx.Response(400, json={"error": {
+            "type": "exceed_context_size_error", "message": "exceeds the context size"}})
+
+    long_hits = [Hit(chunk_id=f"c{i}", article_id=f"a{i}", title="T", start=0, end=10, score=1.0,
+                     text=" ".join(f"Soldiers sentence {j} here." for j in range(80)))
+                 for i in range(4)]
+    with pytest.raises(EngineError, match="do not fit the LLM server's context"):
+        list(engine_with(handler, evidence_tokens=1500).draft("soldiers?", long_hits))
+    # the same rule as the local engine: halve the evidence down to the smallest budget
+    assert len(sizes) >= 4 and sizes == sorted(sizes, reverse=True) and sizes[-1] < sizes[0]
+
+
 def check_reply(yes: float, no: float) -> httpx.Response:
     top = sorted([{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": no}],
                  key=lambda t: -float(t["logprob"]))
@@ -170,6 +188,23 @@ def test_precheck(yes: float, no: float, expected: str) -> None:
     assert len(bodies) == (1 if expected == REFUSAL else 2)
     # the check and the answer share the prompt prefix (the server's prompt cache)
     assert bodies[0]["messages"][:-1] == bodies[-1]["messages"][:-1]
+
+
+def test_precheck_refusal_and_answer_are_recorded() -> None:
+    margins = iter([(-1.9, -0.2), (-0.3, -1.5)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["max_tokens"] == 1:
+            return check_reply(*next(margins))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                              content=sse(delta("33 were killed [1].", "stop")))
+
+    engine = engine_with(handler, precheck=True)
+    assert list(engine.draft("q?", HITS)) == [REFUSAL]
+    assert engine.last_stats["precheck_margin"] == pytest.approx(-1.7)
+    assert "".join(engine.draft("q?", HITS)) == "33 were killed [1]."
+    assert engine.last_stats["precheck_margin"] == pytest.approx(1.2)
+    assert engine.last_stats["first_token_seconds"] >= 0
 
 
 def test_precheck_without_logprobs_just_answers() -> None:
