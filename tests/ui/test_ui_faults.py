@@ -118,3 +118,11 @@ def test_malformed_gradio_calls_and_rfc5987_names_are_400_not_500(tmp_path):
                         headers={"content-type": "multipart/form-data; boundary=b"})
         assert r.status_code == 400 and "filename" in r.json()["detail"], (path, r.text)
     assistant.close()
+
+
+def test_web_error_messages_are_escaped():
+    from core.errors import InputError
+    from ui.web import _fail
+
+    error = _fail(InputError("date_from must be a date, not '<img src=//evil.example/b.png>'"))
+    assert "<img" not in error.message and "&lt;img" in error.message
