@@ -109,6 +109,7 @@ class NewsciteSystem:
         self.notes: list[str] = []
         settings = Settings(data_dir=data_dir, engine=config.engine, **dict(config.overrides))
         self.assistant = Assistant(settings, embedder=embedder)
+        self.last_answer: Any = None
 
     def ingest(self, paths: Sequence[Path]) -> float:
         started = time.perf_counter()
@@ -118,15 +119,18 @@ class NewsciteSystem:
                            "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]))
         return time.perf_counter() - started
 
-    def reply(self, question: str, history: History) -> Reply:
-        answer = self.assistant.ask(question, history=history or None)
+    def reply(self, question: str, history: History, as_of: str | None = None) -> Reply:
+        answer = self.assistant.ask(question, history=history or None, as_of=as_of)
+        self.last_answer = answer  # the full Answer (passages too), for miss diagnosis
         return Reply(text=answer.text, refused=answer.refused,
                      sentences=tuple(from_answer(answer)), citations=answer.citations,
                      standalone=answer.standalone_question or question, engine=answer.engine,
                      timings=dict(answer.timings), notices=answer.notices)
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
-        return self.assistant.retrieve(question, k=k)
+    def retrieve(self, question: str, k: int, as_of: str | None = None) -> list[Hit]:
+        from rag.types import with_as_of
+
+        return self.assistant.retrieve(question, with_as_of(None, as_of), k=k)
 
     def close(self) -> None:
         self.assistant.close()

@@ -15,7 +15,7 @@ from index.manifest import ArticleInfo, Manifest
 from index.models import Article, IngestReport
 from rag.errors import ConfigError, EngineError, InputError, RagError
 from rag.settings import Settings
-from rag.types import REFUSAL, Answer, Filters, Hit
+from rag.types import REFUSAL, Answer, Filters, Hit, with_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +187,13 @@ class Assistant:
         return condense_heuristic(question, history)
 
     def ask(self, question: str, history: History | None = None, filters: Filters | None = None,
-            engine: str | None = None, top_k: int | None = None) -> Answer:
+            engine: str | None = None, top_k: int | None = None,
+            as_of: str | None = None) -> Answer:
         """Answer a question (a follow-up when `history` is given) with verified citations;
-        `top_k` overrides the number of passages for this question."""
+        `top_k` overrides the number of passages for this question; `as_of` (YYYY-MM-DD) is
+        the question's "now": articles published after it are not used."""
         final = None
-        for event in self.ask_stream(question, history, filters, engine, top_k):
+        for event in self.ask_stream(question, history, filters, engine, top_k, as_of):
             if event.kind == "final":
                 final = event.answer
         assert final is not None
@@ -199,10 +201,12 @@ class Assistant:
 
     def ask_stream(self, question: str, history: History | None = None,
                    filters: Filters | None = None, engine: str | None = None,
-                   top_k: int | None = None) -> Iterator[StreamEvent]:
+                   top_k: int | None = None, as_of: str | None = None
+                   ) -> Iterator[StreamEvent]:
         """Like `ask`, but yields the draft text as it is generated, then the checked Answer."""
         from rag.cite import finalize
 
+        filters = with_as_of(filters, as_of)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         question, notices = self._prepare(question)
