@@ -123,8 +123,11 @@ class Assistant:
                 name = self._auto
             if name not in self._engines:
                 if name == "extractive":
-                    from rag.extractive import ExtractiveEngine
-                    self._engines[name] = ExtractiveEngine()
+                    # the learned sentence scorer (rag/data/scorer.json) reads question and
+                    # sentence vectors from the question embedder
+                    from rag.learned import LearnedExtractiveEngine
+                    self._engines[name] = LearnedExtractiveEngine(
+                        embed=self.query_embedder.embed)
                 elif name == "local":
                     from rag.llm.local import LocalEngine
                     self._engines[name] = LocalEngine(

@@ -1,0 +1,220 @@
+"""Fit the extractive engine's sentence scorer and answer gate on train weeks of a weekly set;
+report figures on the other weeks; write rag/data/scorer.json.
+
+python -m eval.fit_scorer --dataset GOLD.jsonl --corpus WEEKS_DIR [--train-weeks N]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import pickle
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval import metrics as m
+from eval.dataset import ROOT, load_dataset
+from eval.systems import get_config
+from eval.weekly import STORE_CACHE, as_of, cached_embedder, open_store, store_key, \
+    weekly_groups
+from rag import scorer as sc
+
+logger = logging.getLogger(__name__)
+OUT = ROOT / "rag" / "data" / "scorer.json"
+GATE_FEATURES = ("logit_best", "margin", "best_semantic", "best_coverage", "missing_names")
+
+
+def collect(dataset_path: Path, corpus: Path, weeks: Sequence[str] | None,
+            only_stored: bool) -> list[dict[str, Any]]:
+    """One record per question: its week, answers, candidate sentences' features and labels."""
+    from index.embed import get_embedder
+    from rag.types import with_as_of
+
+    dataset = load_dataset(dataset_path)
+    groups = weekly_groups(dataset, corpus)
+    if groups is None:
+        raise SystemExit(f"{dataset_path} is not a weekly set over {corpus}")
+    config = get_config("extractive")
+    embedder = cached_embedder(get_embedder("minilm"))
+    records = []
+    for week, items in groups.items():
+        if weeks and week not in weeks:
+            continue
+        paths = [corpus / f"{week}.jsonl"]
+        if only_stored and not (STORE_CACHE / store_key(paths, config, embedder)
+                                / ".complete").is_file():
+            logger.warning("week %s is not stored yet: skipped", week)
+            continue
+        system, _, _ = open_store(config, paths, embedder)
+        try:
+            assistant = system.assistant
+            for item in items:
+                turn = item.turns[0]
+                hits = assistant.retrieve(turn.question, with_as_of(None, as_of(week)))
+                rows = sc.sentences(turn.question, hits, assistant.query_embedder.embed)
+                records.append({
+                    "id": item.id, "week": week, "answers": list(turn.answers),
+                    "x": sc.matrix(rows) if rows else np.zeros((0, len(sc.FEATURES))),
+                    "y": np.array([m.contains_answer(r.text, turn.answers) if turn.answers
+                                   else 0.0 for r in rows]),
+                    "missing_names": sc.missing_names(turn.question, hits),
+                    "in_hits": float(any(m.contains_answer(h.text, turn.answers)
+                                         for h in hits)) if turn.answers else 0.0,
+                })
+        finally:
+            system.close()
+        logger.warning("week %s: %d questions", week, len(items))
+    return records
+
+
+def _rows(records: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    xs = [r["x"] for r in records if len(r["x"])]
+    ys = [r["y"] for r in records if len(r["x"])]
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _gate_rows(model: sc.Model, records: Sequence[dict[str, Any]]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: gate features, whether the best sentence holds an answer, answerable."""
+    xs, ys, answerable = [], [], []
+    for r in records:
+        rows = [sc.Sentence(0, 0, 0, "", dict(zip(sc.FEATURES, row))) for row in r["x"]]
+        p = model.probabilities(rows)
+        values = sc.gate_values(p, rows, r["missing_names"])
+        xs.append([values.get(f, 0.0) for f in GATE_FEATURES])
+        ys.append(float(len(p) > 0 and r["y"][int(np.argmax(p))] == 1.0))
+        answerable.append(bool(r["answers"]))
+    return np.array(xs), np.array(ys), np.array(answerable)
+
+
+def figures(model: sc.Model, records: Sequence[dict[str, Any]], threshold: float
+            ) -> dict[str, float]:
+    """What the engine would score with this model (best sentence only): answer contained,
+    false refusals and wrong answers over answerable, correct refusals over unanswerable."""
+    x, y, answerable = _gate_rows(model, records)
+    gate = 1.0 / (1.0 + np.exp(-(x @ model.gate_weights + model.gate_bias)))
+    answer = gate >= threshold
+    n_a, n_u = max(1, answerable.sum()), max(1, (~answerable).sum())
+    return {
+        "answer_contained": float((answer & answerable & (y == 1)).sum() / n_a),
+        "best_holds_answer": float((answerable & (y == 1)).sum() / n_a),
+        "false_refusal": float((~answer & answerable).sum() / n_a),
+        "wrong": float((answer & answerable & (y == 0)).sum() / n_a),
+        "correct_refusal": float((~answer & ~answerable).sum() / n_u),
+        "answerable": int(answerable.sum()), "unanswerable": int((~answerable).sum()),
+    }
+
+
+def fit(train: Sequence[dict[str, Any]], c: float, wrong_cost: float,
+        refusal_floor: float) -> sc.Model:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _rows(train)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    lr.fit((x - mean) / scale, y)
+    model = sc.Model(sc.FEATURES, mean, scale, lr.coef_[0], float(lr.intercept_[0]),
+                     GATE_FEATURES, np.zeros(len(GATE_FEATURES)), 0.0, 0.5, 1.1, {})
+    gx, gy, answerable = _gate_rows(model, train)
+    gate = LogisticRegression(C=c, max_iter=2000)
+    gate.fit(gx, gy)
+    model = sc.Model(model.features, mean, scale, model.weights, model.bias, GATE_FEATURES,
+                     gate.coef_[0], float(gate.intercept_[0]), 0.5, 1.1, {})
+    # the threshold: most answers contained, a wrong answer or an answered unanswerable
+    # costing `wrong_cost` each, with at least `refusal_floor` of unanswerables refused
+    best, best_t = -1e9, 0.5
+    for t in np.linspace(0.02, 0.98, 97):
+        f = figures(model, train, float(t))
+        if f["correct_refusal"] < refusal_floor:
+            continue
+        utility = (f["answer_contained"] * f["answerable"] - wrong_cost * (
+            f["wrong"] * f["answerable"] + (1 - f["correct_refusal"]) * f["unanswerable"]))
+        if utility > best:
+            best, best_t = utility, float(t)
+    return sc.Model(model.features, mean, scale, model.weights, model.bias, GATE_FEATURES,
+                    model.gate_weights, model.gate_bias, best_t, 1.1, {})
+
+
+def to_json(model: sc.Model, details: dict[str, Any]) -> dict[str, Any]:
+    r = lambda v: [round(float(x), 6) for x in v]  # noqa: E731
+    return {
+        "format": sc.FORMAT,
+        "sentence": {"features": list(model.features), "mean": r(model.mean),
+                     "scale": r(model.scale), "weights": r(model.weights),
+                     "bias": round(model.bias, 6)},
+        "gate": {"features": list(model.gate_features), "weights": r(model.gate_weights),
+                 "bias": round(model.gate_bias, 6), "threshold": round(model.threshold, 4)},
+        "second_ratio": model.second_ratio,
+        "fit": details,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m eval.fit_scorer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--train-weeks", type=int, default=6,
+                   help="the first N weeks (by date) train, the rest validate (default 6)")
+    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength (default 1)")
+    p.add_argument("--wrong-cost", type=float, default=1.0,
+                   help="cost of a wrong answer against a contained one (default 1)")
+    p.add_argument("--refusal-floor", type=float, default=0.85,
+                   help="least share of unanswerables refused on the train weeks")
+    p.add_argument("--features", type=Path, help="cache of collected features (pickle)")
+    p.add_argument("--only-stored", action="store_true",
+                   help="skip weeks whose index is not in the store cache yet")
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--dry-run", action="store_true", help="report only, write nothing")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.features and args.features.is_file():
+        records = pickle.loads(args.features.read_bytes())
+    else:
+        records = collect(args.dataset, args.corpus, None, args.only_stored)
+        if args.features:
+            args.features.write_bytes(pickle.dumps(records))
+    weeks = sorted({r["week"] for r in records})
+    all_weeks = sorted(weekly_groups(load_dataset(args.dataset), args.corpus) or {})
+    train_weeks = all_weeks[:args.train_weeks]
+    train = [r for r in records if r["week"] in train_weeks]
+    val = [r for r in records if r["week"] not in train_weeks]
+    if not train:
+        print("error: no train weeks collected", file=sys.stderr)
+        return 2
+    model = fit(train, args.c, args.wrong_cost, args.refusal_floor)
+    report = {"train": figures(model, train, model.threshold),
+              "validation": figures(model, val, model.threshold) if val else None}
+    details = {
+        "fitted": datetime.date.today().isoformat(),
+        "dataset": args.dataset.name,
+        "train_weeks": [w for w in train_weeks if w in weeks],
+        "validation_weeks": [w for w in all_weeks[args.train_weeks:] if w in weeks],
+        "sentences": int(sum(len(r["x"]) for r in train)),
+        "questions": len(train),
+        "c": args.c, "wrong_cost": args.wrong_cost, "refusal_floor": args.refusal_floor,
+        "model": "logistic regression (scikit-learn), standardised features, balanced "
+                 "classes; gate: logistic regression on question-level values",
+        "figures_best_sentence_only": {k: v and {n: round(x, 4) for n, x in v.items()}
+                                       for k, v in report.items()},
+    }
+    print(json.dumps(details, indent=2))
+    print("weights:", dict(zip(model.features, np.round(model.weights, 3))))
+    print("gate:", dict(zip(model.gate_features, np.round(model.gate_weights, 3))),
+          "threshold", model.threshold)
+    if not args.dry_run:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(to_json(model, details), indent=1) + "\n",
+                            encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
