@@ -30,7 +30,7 @@ GATE_FEATURES = ("logit_best", "margin", "best_semantic", "best_coverage", "miss
 
 
 def collect(dataset_path: Path, corpus: Path, weeks: Sequence[str] | None,
-            only_stored: bool) -> list[dict[str, Any]]:
+            only_stored: bool, k: int | None = None) -> list[dict[str, Any]]:
     """One record per question: its week, answers, candidate sentences' features and labels."""
     from index.embed import get_embedder
     from rag.types import with_as_of
@@ -55,7 +55,7 @@ def collect(dataset_path: Path, corpus: Path, weeks: Sequence[str] | None,
             assistant = system.assistant
             for item in items:
                 turn = item.turns[0]
-                hits = assistant.retrieve(turn.question, with_as_of(None, as_of(week)))
+                hits = assistant.retrieve(turn.question, with_as_of(None, as_of(week)), k=k)
                 rows = sc.sentences(turn.question, hits, assistant.query_embedder.embed)
                 records.append({
                     "id": item.id, "week": week, "answers": list(turn.answers),
@@ -167,21 +167,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="cost of a wrong answer against a contained one (default 1)")
     p.add_argument("--refusal-floor", type=float, default=0.85,
                    help="least share of unanswerables refused on the train weeks")
-    p.add_argument("--features", type=Path, help="cache of collected features (pickle)")
+    p.add_argument("--features", type=Path, metavar="DIR",
+                   help="keep each week's collected features here (WEEK.pkl) and reuse them")
     p.add_argument("--only-stored", action="store_true",
                    help="skip weeks whose index is not in the store cache yet")
+    p.add_argument("--k", type=int, help="passages per question (default: settings top_k)")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--dry-run", action="store_true", help="report only, write nothing")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.features and args.features.is_file():
-        records = pickle.loads(args.features.read_bytes())
-    else:
-        records = collect(args.dataset, args.corpus, None, args.only_stored)
-        if args.features:
-            args.features.write_bytes(pickle.dumps(records))
-    weeks = sorted({r["week"] for r in records})
     all_weeks = sorted(weekly_groups(load_dataset(args.dataset), args.corpus) or {})
+    records = []
+    for week in all_weeks:
+        cached = args.features / f"{week}.pkl" if args.features else None
+        if cached is not None and cached.is_file():
+            records += pickle.loads(cached.read_bytes())
+            continue
+        got = collect(args.dataset, args.corpus, [week], args.only_stored, args.k)
+        if cached is not None and got:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(pickle.dumps(got))
+        records += got
+    weeks = sorted({r["week"] for r in records})
     train_weeks = all_weeks[:args.train_weeks]
     train = [r for r in records if r["week"] in train_weeks]
     val = [r for r in records if r["week"] not in train_weeks]

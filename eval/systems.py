@@ -28,10 +28,13 @@ class Config:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     needs_llm: bool = False
     answers: bool = True  # False: retrieval metrics only
+    hand_scorer: bool = False  # extractive with the hand-weighted sentence selection
 
 
 CONFIGS: dict[str, Config] = {c.name: c for c in (
     Config("extractive", "newscite", "newscite, extractive engine (no LLM)"),
+    Config("extractive-hand", "newscite", "newscite, extractive engine with the hand-weighted "
+           "sentence selection (no learned scorer)", hand_scorer=True),
     Config("local", "newscite", "newscite, packaged local LLM", engine="local", needs_llm=True),
     Config("dense-only", "newscite", "newscite, extractive; dense retrieval only (no BM25, "
            "no rerank)", overrides={"keyword_weight": 0.0, "rerank": False}),
@@ -109,6 +112,10 @@ class NewsciteSystem:
         self.notes: list[str] = []
         settings = Settings(data_dir=data_dir, engine=config.engine, **dict(config.overrides))
         self.assistant = Assistant(settings, embedder=embedder)
+        if config.hand_scorer:
+            from rag.extractive import ExtractiveEngine
+
+            self.assistant._engines["extractive"] = ExtractiveEngine()
         self.last_answer: Any = None
 
     def ingest(self, paths: Sequence[Path]) -> float:

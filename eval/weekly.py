@@ -323,3 +323,36 @@ def breakdown_markdown(summary: dict[str, Any]) -> str:
                      f"{b['answerable']} answerable) | {b['unanswerable_answered']} of "
                      f"{b['unanswerable']} |")
     return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m eval.weekly --corpus DIR [--week W ...] [--all]`: build the cached stores of
+    some weeks (and with --all, of all weeks together) ahead of an evaluation, e.g. in several
+    processes over different weeks."""
+    import argparse
+
+    from eval.systems import get_config
+    from index.embed import get_embedder
+
+    p = argparse.ArgumentParser(prog="python -m eval.weekly", description=main.__doc__)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--week", action="append", default=[], metavar="YYYYMMDD")
+    p.add_argument("--all", action="store_true", help="also the store of all weeks at once")
+    p.add_argument("--config", default="extractive")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = get_config(args.config)
+    embedder = cached_embedder(get_embedder("minilm"))
+    plans = [[args.corpus / f"{w}.jsonl"] for w in args.week]
+    if args.all:
+        plans.append(sorted(args.corpus.glob("*.jsonl")))
+    for paths in plans:
+        system, seconds, reused = open_store(config, paths, embedder, use_llm=False)
+        system.close()
+        print(f"{'reused' if reused else 'built'} {len(paths)} file(s) ({seconds:.0f}s): "
+              f"{', '.join(p.stem for p in paths[:3])}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
