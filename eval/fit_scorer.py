@@ -78,33 +78,39 @@ def _rows(records: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _gate_rows(model: sc.Model, records: Sequence[dict[str, Any]]
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per question: gate features, whether the best sentence holds an answer, answerable."""
-    xs, ys, answerable = [], [], []
+def _gate_rows(model: sc.Model, records: Sequence[dict[str, Any]], ratio: float = 1.1
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: gate features, whether the best sentence holds an answer, whether the
+    answer (the best sentence, and the second when its probability is at least `ratio` x the
+    best's) holds one, and whether it is answerable."""
+    xs, ys, quoted, answerable = [], [], [], []
     for r in records:
         rows = [sc.Sentence(0, 0, 0, "", dict(zip(sc.FEATURES, row))) for row in r["x"]]
         p = model.probabilities(rows)
         values = sc.gate_values(p, rows, r["missing_names"])
         xs.append([values.get(f, 0.0) for f in GATE_FEATURES])
-        ys.append(float(len(p) > 0 and r["y"][int(np.argmax(p))] == 1.0))
+        order = np.argsort(-p, kind="stable")
+        best = len(p) > 0 and r["y"][order[0]] == 1.0
+        second = len(p) > 1 and p[order[1]] >= ratio * p[order[0]] and r["y"][order[1]] == 1.0
+        ys.append(float(best))
+        quoted.append(float(best or second))
         answerable.append(bool(r["answers"]))
-    return np.array(xs), np.array(ys), np.array(answerable)
+    return np.array(xs), np.array(ys), np.array(quoted), np.array(answerable)
 
 
-def figures(model: sc.Model, records: Sequence[dict[str, Any]], threshold: float
-            ) -> dict[str, float]:
-    """What the engine would score with this model (best sentence only): answer contained,
-    false refusals and wrong answers over answerable, correct refusals over unanswerable."""
-    x, y, answerable = _gate_rows(model, records)
+def figures(model: sc.Model, records: Sequence[dict[str, Any]], threshold: float,
+            ratio: float = 1.1) -> dict[str, float]:
+    """What the engine would score with this model: answer contained, false refusals and
+    wrong answers over answerable, correct refusals over unanswerable."""
+    x, y, quoted, answerable = _gate_rows(model, records, ratio)
     gate = 1.0 / (1.0 + np.exp(-(x @ model.gate_weights + model.gate_bias)))
     answer = gate >= threshold
     n_a, n_u = max(1, answerable.sum()), max(1, (~answerable).sum())
     return {
-        "answer_contained": float((answer & answerable & (y == 1)).sum() / n_a),
+        "answer_contained": float((answer & answerable & (quoted == 1)).sum() / n_a),
         "best_holds_answer": float((answerable & (y == 1)).sum() / n_a),
         "false_refusal": float((~answer & answerable).sum() / n_a),
-        "wrong": float((answer & answerable & (y == 0)).sum() / n_a),
+        "wrong": float((answer & answerable & (quoted == 0)).sum() / n_a),
         "correct_refusal": float((~answer & ~answerable).sum() / n_u),
         "answerable": int(answerable.sum()), "unanswerable": int((~answerable).sum()),
     }
@@ -121,24 +127,27 @@ def fit(train: Sequence[dict[str, Any]], c: float, wrong_cost: float,
     lr.fit((x - mean) / scale, y)
     model = sc.Model(sc.FEATURES, mean, scale, lr.coef_[0], float(lr.intercept_[0]),
                      GATE_FEATURES, np.zeros(len(GATE_FEATURES)), 0.0, 0.5, 1.1, {})
-    gx, gy, answerable = _gate_rows(model, train)
+    gx, gy, _, _ = _gate_rows(model, train)
     gate = LogisticRegression(C=c, max_iter=2000)
     gate.fit(gx, gy)
     model = sc.Model(model.features, mean, scale, model.weights, model.bias, GATE_FEATURES,
                      gate.coef_[0], float(gate.intercept_[0]), 0.5, 1.1, {})
     # the threshold: most answers contained, a wrong answer or an answered unanswerable
     # costing `wrong_cost` each, with at least `refusal_floor` of unanswerables refused
-    best, best_t = -1e9, 0.5
-    for t in np.linspace(0.02, 0.98, 97):
-        f = figures(model, train, float(t))
-        if f["correct_refusal"] < refusal_floor:
-            continue
-        utility = (f["answer_contained"] * f["answerable"] - wrong_cost * (
-            f["wrong"] * f["answerable"] + (1 - f["correct_refusal"]) * f["unanswerable"]))
-        if utility > best:
-            best, best_t = utility, float(t)
+    # a second sentence when nearly as likely as the best: the largest ratio (fewest second
+    # sentences) that loses no answer on the train weeks
+    best, best_t, best_r = -1e9, 0.5, 1.1
+    for ratio in (1.1, 0.9, 0.8, 0.7, 0.6, 0.5):
+        for t in np.linspace(0.02, 0.98, 97):
+            f = figures(model, train, float(t), ratio)
+            if f["correct_refusal"] < refusal_floor:
+                continue
+            utility = (f["answer_contained"] * f["answerable"] - wrong_cost * (
+                f["wrong"] * f["answerable"] + (1 - f["correct_refusal"]) * f["unanswerable"]))
+            if utility > best + 1e-9:
+                best, best_t, best_r = utility, float(t), ratio
     return sc.Model(model.features, mean, scale, model.weights, model.bias, GATE_FEATURES,
-                    model.gate_weights, model.gate_bias, best_t, 1.1, {})
+                    model.gate_weights, model.gate_bias, best_t, best_r, {})
 
 
 def to_json(model: sc.Model, details: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: no train weeks collected", file=sys.stderr)
         return 2
     model = fit(train, args.c, args.wrong_cost, args.refusal_floor)
-    report = {"train": figures(model, train, model.threshold),
-              "validation": figures(model, val, model.threshold) if val else None}
+    report = {"train": figures(model, train, model.threshold, model.second_ratio),
+              "validation": figures(model, val, model.threshold, model.second_ratio)
+              if val else None}
     details = {
         "fitted": datetime.date.today().isoformat(),
         "dataset": args.dataset.name,
@@ -208,13 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "c": args.c, "wrong_cost": args.wrong_cost, "refusal_floor": args.refusal_floor,
         "model": "logistic regression (scikit-learn), standardised features, balanced "
                  "classes; gate: logistic regression on question-level values",
-        "figures_best_sentence_only": {k: v and {n: round(x, 4) for n, x in v.items()}
+        "estimated_figures": {k: v and {n: round(x, 4) for n, x in v.items()}
                                        for k, v in report.items()},
     }
     print(json.dumps(details, indent=2))
     print("weights:", dict(zip(model.features, np.round(model.weights, 3))))
     print("gate:", dict(zip(model.gate_features, np.round(model.gate_weights, 3))),
-          "threshold", model.threshold)
+          "threshold", model.threshold, "second ratio", model.second_ratio)
     if not args.dry_run:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(to_json(model, details), indent=1) + "\n",
