@@ -33,6 +33,7 @@ def collect(dataset_path: Path, corpus: Path, weeks: Sequence[str] | None,
             only_stored: bool, k: int | None = None) -> list[dict[str, Any]]:
     """One record per question: its week, answers, candidate sentences' features and labels."""
     from index.embed import get_embedder
+    from rag.extractive import ExtractiveEngine
     from rag.types import with_as_of
 
     dataset = load_dataset(dataset_path)
@@ -57,12 +58,17 @@ def collect(dataset_path: Path, corpus: Path, weeks: Sequence[str] | None,
                 turn = item.turns[0]
                 hits = assistant.retrieve(turn.question, with_as_of(None, as_of(week)), k=k)
                 rows = sc.sentences(turn.question, hits, assistant.query_embedder.embed)
+                hand = ExtractiveEngine().select(turn.question, hits)
                 records.append({
                     "id": item.id, "week": week, "answers": list(turn.answers),
                     "x": sc.matrix(rows) if rows else np.zeros((0, len(sc.FEATURES))),
                     "y": np.array([m.contains_answer(r.text, turn.answers) if turn.answers
                                    else 0.0 for r in rows]),
                     "missing_names": sc.missing_names(turn.question, hits),
+                    # the hand-weighted selection answers first; the model what it refuses
+                    "hand_answered": bool(hand),
+                    "hand_contained": bool(turn.answers) and bool(m.contains_answer(
+                        " ".join(c.text for c in hand), turn.answers)),
                     "in_hits": float(any(m.contains_answer(h.text, turn.answers)
                                          for h in hits)) if turn.answers else 0.0,
                 })
@@ -104,7 +110,10 @@ def figures(model: sc.Model, records: Sequence[dict[str, Any]], threshold: float
     wrong answers over answerable, correct refusals over unanswerable."""
     x, y, quoted, answerable = _gate_rows(model, records, ratio)
     gate = 1.0 / (1.0 + np.exp(-(x @ model.gate_weights + model.gate_bias)))
-    answer = gate >= threshold
+    hand = np.array([r["hand_answered"] for r in records], dtype=bool)
+    hand_ok = np.array([r["hand_contained"] for r in records], dtype=bool)
+    answer = hand | (gate >= threshold)
+    quoted = np.where(hand, hand_ok, quoted == 1).astype(float)
     n_a, n_u = max(1, answerable.sum()), max(1, (~answerable).sum())
     return {
         "answer_contained": float((answer & answerable & (quoted == 1)).sum() / n_a),
@@ -128,8 +137,9 @@ def fit(train: Sequence[dict[str, Any]], c: float, wrong_cost: float,
     model = sc.Model(sc.FEATURES, mean, scale, lr.coef_[0], float(lr.intercept_[0]),
                      GATE_FEATURES, np.zeros(len(GATE_FEATURES)), 0.0, 0.5, 1.1, {})
     gx, gy, _, _ = _gate_rows(model, train)
+    refused = np.array([not r["hand_answered"] for r in train], dtype=bool)
     gate = LogisticRegression(C=c, max_iter=2000)
-    gate.fit(gx, gy)
+    gate.fit(gx[refused], gy[refused])  # the gate decides only what the hand rules refused
     model = sc.Model(model.features, mean, scale, model.weights, model.bias, GATE_FEATURES,
                      gate.coef_[0], float(gate.intercept_[0]), 0.5, 1.1, {})
     # the threshold: most answers contained, a wrong answer or an answered unanswerable

@@ -36,6 +36,7 @@ FEATURES = (
     "length",          # log(characters / 100)
     "title",           # share of the question's terms in its article's title
     "lead",            # the first sentence of its passage
+    "agreement",       # how much of the candidates' evidence mentions its new names/numbers
 )
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -94,6 +95,15 @@ def sentences(question: str, hits: Sequence[Hit], embed: Embed | None = None
                 for r in rows]
     sem_rank = _ranks(semantic)
     cov_rank = _ranks(coverage)
+    # candidate answers: names and numbers a sentence adds to the question; one that many
+    # question-like sentences repeat is likelier the answer (redundancy across passages)
+    new = [(tx.names(r[3]) - q_names - q_words) | (tx.numbers(r[3]) - q_numbers) for r in rows]
+    mass = [max(semantic[j], 0.0) + coverage[j] for j in range(n_rows)]
+    support: Counter[str] = Counter()
+    for j, cands in enumerate(new):
+        for c in cands:
+            support[c] += mass[j]
+    all_mass = sum(mass) or 1.0
     out = []
     for j, (i, s, e, sent, ts, s_list, lead) in enumerate(rows):
         folded = tx.fold(sent)
@@ -116,6 +126,7 @@ def sentences(question: str, hits: Sequence[Hit], embed: Embed | None = None
             "title": len(q_terms & title_terms(hits[i].title)) / len(q_terms) if q_terms
             else 0.0,
             "lead": float(lead),
+            "agreement": max((support[c] for c in new[j]), default=0.0) / all_mass,
         }
         out.append(Sentence(i, s, e, sent, features))
     return out
