@@ -257,7 +257,8 @@ def evaluate_weekly(config: Config, dataset: Dataset, corpus: Path, embedder: Em
                     progress: bool = False) -> list[Run]:
     """Per-week runs (each week's questions over that week's articles, one Run per week and
     one over all of them, named DATASET/weeks) and/or the mixed run (every question over
-    every week's articles, DATASET/mixed). Each question is asked as of its week's date."""
+    every week's articles, or the chosen `weeks`' articles, DATASET/mixed). Each question is
+    asked as of its week's date."""
     groups = weekly_groups(dataset, corpus)
     if groups is None:
         raise ValueError(f"{dataset.path} is not a weekly set over {corpus}")
@@ -286,8 +287,9 @@ def evaluate_weekly(config: Config, dataset: Dataset, corpus: Path, embedder: Em
                                                    f"own articles ({time.perf_counter() - started:.0f}s)",),
                                extra={"miss_breakdown": miss_breakdown(units)})
             runs += [combined, *week_runs]
-        if mixed:
-            paths = sorted(corpus.glob("*.jsonl"))
+        if mixed:  # every chosen week's articles (all weeks when none were chosen)
+            paths = sorted(corpus / f"{w}.jsonl" for w in weeks) if weeks \
+                else sorted(corpus.glob("*.jsonl"))
             items = [i for group in groups.values() for i in group]
             runs.append(_run(config, f"{dataset.name}/mixed", paths, items, embedder, use_llm,
                              bar))
