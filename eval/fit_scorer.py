@@ -20,8 +20,14 @@ import numpy as np
 from eval import metrics as m
 from eval.dataset import ROOT, load_dataset
 from eval.systems import get_config
-from eval.weekly import STORE_CACHE, as_of, cached_embedder, open_store, store_key, \
-    weekly_groups
+from eval.weekly import (
+    STORE_CACHE,
+    as_of,
+    cached_embedder,
+    open_store,
+    store_key,
+    weekly_groups,
+)
 from rag import scorer as sc
 
 logger = logging.getLogger(__name__)
@@ -130,7 +136,7 @@ def figures(model: sc.Model, records: Sequence[dict[str, Any]], threshold: float
 
 def fit(train: Sequence[dict[str, Any]], c: float, wrong_cost: float,
         refusal_floor: float, min_threshold: float = 0.0) -> sc.Model:
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     x, y = _rows(train)
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -167,7 +173,7 @@ def fit(train: Sequence[dict[str, Any]], c: float, wrong_cost: float,
 
 
 def to_json(model: sc.Model, details: dict[str, Any]) -> dict[str, Any]:
-    r = lambda v: [round(float(x), 6) for x in v]  # noqa: E731
+    r = lambda v: [round(float(x), 6) for x in v]
     return {
         "format": sc.FORMAT,
         "sentence": {"features": list(model.features), "mean": r(model.mean),

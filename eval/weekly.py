@@ -269,7 +269,7 @@ def evaluate_weekly(config: Config, dataset: Dataset, corpus: Path, embedder: Em
         groups = {w: items for w, items in groups.items() if w in weeks}
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
         total = sum(len(i.turns) for items in groups.values() for i in items)
         bar = tqdm(total=total * (int(per_week) + int(mixed)), desc=f"{config.name}/"
                    f"{dataset.name}", unit="q", leave=False)
@@ -280,11 +280,12 @@ def evaluate_weekly(config: Config, dataset: Dataset, corpus: Path, embedder: Em
             week_runs = [_run(config, f"{dataset.name}/{week}", [corpus / f"{week}.jsonl"],
                               items, embedder, use_llm, bar) for week, items in groups.items()]
             units = tuple(u for r in week_runs for u in r.units)
+            note = (f"{len(week_runs)} weeks, each over its own articles "
+                    f"({time.perf_counter() - started:.0f}s)")
             combined = replace(week_runs[0], dataset=f"{dataset.name}/weeks",
                                corpus=tuple(c for r in week_runs for c in r.corpus),
                                ingest_seconds=sum(r.ingest_seconds for r in week_runs),
-                               units=units, notes=(f"{len(week_runs)} weeks, each over its "
-                                                   f"own articles ({time.perf_counter() - started:.0f}s)",),
+                               units=units, notes=(note,),
                                extra={"miss_breakdown": miss_breakdown(units)})
             runs += [combined, *week_runs]
         if mixed:  # every chosen week's articles (all weeks when none were chosen)
@@ -303,11 +304,11 @@ def breakdown_markdown(summary: dict[str, Any]) -> str:
     """The goal figures and the per-stage miss table of every weekly run in a summary."""
     cols = ("answer_contained", "correct_refusal", "false_refusal", "wrong_cited",
             "answer_in_top5", "recall@5")
-    lines = ["# Weekly set: goal figures and where the misses are", "",
-             "answer_contained / false_refusal / wrong_cited / answer_in_top5 are over "
-             "answerable questions (answer_in_top5: a passage among the first 5 the engine saw "
-             "holds an answer string; recall@5: the listed support passage is in the top 5 "
-             "retrieved); correct_refusal is over unanswerable ones.", "",
+    legend = ("answer_contained / false_refusal / wrong_cited / answer_in_top5 are over "
+              "answerable questions (answer_in_top5: a passage among the first 5 the engine "
+              "saw holds an answer string; recall@5: the listed support passage is in the top "
+              "5 retrieved); correct_refusal is over unanswerable ones.")
+    lines = ["# Weekly set: goal figures and where the misses are", "", legend, "",
              "| run | " + " | ".join(cols) + " | misses: retrieval / selection / refusal gate "
              "/ citation | unanswerable answered |",
              "|" + "---|" * (len(cols) + 3)]

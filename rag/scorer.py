@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def sentences(question: str, hits: Sequence[Hit], embed: Embed | None = None
     """Every sentence of the hits with the features the model reads."""
     q_list = fast_terms(question)
     q_terms = set(q_list)
-    q_pairs = set(zip(q_list, q_list[1:]))
+    q_pairs = set(pairwise(q_list))
     q_names = tx.names(" " + question)
     q_numbers = tx.numbers(question)
     q_words = set(tx.words(question))
@@ -99,10 +100,10 @@ def sentences(question: str, hits: Sequence[Hit], embed: Embed | None = None
     # question-like sentences repeat is likelier the answer (redundancy across passages)
     new = [(tx.names(r[3]) - q_names - q_words) | (tx.numbers(r[3]) - q_numbers) for r in rows]
     mass = [max(semantic[j], 0.0) + coverage[j] for j in range(n_rows)]
-    support: Counter[str] = Counter()
+    support: dict[str, float] = {}
     for j, cands in enumerate(new):
         for c in cands:
-            support[c] += mass[j]
+            support[c] = support.get(c, 0.0) + mass[j]
     all_mass = sum(mass) or 1.0
     out = []
     for j, (i, s, e, sent, ts, s_list, lead) in enumerate(rows):
@@ -110,7 +111,7 @@ def sentences(question: str, hits: Sequence[Hit], embed: Embed | None = None
         names = tx.names(sent) - q_names - q_words
         features = {
             "coverage": coverage[j],
-            "pairs": len(q_pairs & set(zip(s_list, s_list[1:]))) / len(q_pairs)
+            "pairs": len(q_pairs & set(pairwise(s_list))) / len(q_pairs)
             if q_pairs else 0.0,
             "typed": float(kind is not None and _typed(kind, sent, question)),
             "kind_known": float(kind is not None),
@@ -173,7 +174,7 @@ class Model:
         return float(1.0 / (1.0 + np.exp(-(x @ self.gate_weights + self.gate_bias))))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Model":
+    def from_dict(cls, data: dict[str, Any]) -> Model:
         if data.get("format") != FORMAT:
             raise ValueError(f"scorer format {data.get('format')!r}, expected {FORMAT}")
         s, g = data["sentence"], data["gate"]
