@@ -121,6 +121,21 @@ class Filters:
         }
 
 
+def with_as_of(filters: Filters | None, as_of: str | None) -> Filters | None:
+    """`filters` with nothing published after `as_of` (an ISO date: the question's "now");
+    an earlier date_to the caller set stays."""
+    if not as_of:
+        return filters
+    import dataclasses
+    import datetime
+
+    as_of = datetime.date.fromisoformat(str(as_of)[:10]).isoformat()  # ValueError if not a date
+    base = filters or Filters()
+    if base.date_to and base.date_to <= as_of:
+        return base
+    return dataclasses.replace(base, date_to=as_of)
+
+
 @dataclass(frozen=True)
 class Hit:
     """A retrieved passage (one chunk) with its article's metadata and scores."""

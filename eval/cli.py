@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run configuration NAME on at most N items per dataset (the same "
                         "items --limit N picks); every other configuration is also scored on "
                         "exactly those items, in extra rows named 'OTHER [NAME items]'")
+    p.add_argument("--mixed", action="store_true",
+                   help="weekly sets (a folder of WEEK.jsonl files as --corpus): also ask every "
+                        "question over all the weeks' articles at once")
+    p.add_argument("--mixed-only", action="store_true",
+                   help="weekly sets: only the run over all the weeks' articles")
+    p.add_argument("--week", action="append", default=[], metavar="YYYYMMDD",
+                   help="weekly sets: only this week's questions (repeatable)")
     p.add_argument("--no-llm", action="store_true",
                    help="never load the local LLM (the stock baseline runs its retriever only)")
     p.add_argument("--note", metavar="TEXT", help="a line of context for the report")
@@ -150,14 +157,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.errors import RagError
     from eval import report
     from eval.run import evaluate, same_items_runs
+    from eval.weekly import cached_embedder, evaluate_weekly, weekly_groups
     from index.embed import get_embedder
 
     embedder = get_embedder("minilm")
+    weekly = [weekly_groups(dataset, corpus) is not None for dataset, corpus in datasets]
+    stored = cached_embedder(embedder) if any(weekly) else embedder
     runs = []
     started = time.perf_counter()
     try:
         for config in configs:
-            for dataset, corpus in datasets:
+            for (dataset, corpus), is_weekly in zip(datasets, weekly):
+                if is_weekly:  # each question over its week's articles, as of that week
+                    if not args.quiet:
+                        print(f"running {config.name} on {dataset.name} (weekly)",
+                              file=sys.stderr)
+                    runs += evaluate_weekly(
+                        config, dataset.limit(config_limits.get(config.name)), corpus, stored,
+                        per_week=not args.mixed_only, mixed=args.mixed or args.mixed_only,
+                        weeks=args.week, use_llm=not args.no_llm, progress=not args.quiet)
+                    continue
                 plans = [()]
                 if args.noise and dataset.name in DISTRACTORS:
                     plans.append((DISTRACTORS[dataset.name],))
@@ -179,6 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "limit": args.limit, "note": args.note,
                                           "config_limits": config_limits})
     written = report.write_results(runs, summary, args.out)
+    if any(weekly):
+        from eval.weekly import breakdown_markdown
+
+        path = args.out / "breakdown.md"
+        path.write_text(breakdown_markdown(summary), encoding="utf-8")
+        written.append(path)
+        print(breakdown_markdown(summary))
     print(report.head_to_head(summary))
     if not args.quiet:
         print(f"\nwrote {', '.join(str(p) for p in written)}")

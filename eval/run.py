@@ -111,13 +111,16 @@ def score_unit(kind: str, turn: Turn, located: list[list[GoldSpan]], reply: Repl
 
 
 def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
-         located: list[list[GoldSpan]]) -> Unit:
+         located: list[list[GoldSpan]], as_of: str | None = None) -> Unit:
+    """Ask one turn and score it; `as_of` (the question's "now") goes only to systems that
+    take it (newscite), and only when set."""
+    dated = {"as_of": as_of} if as_of else {}
     errors: list[str] = []
     reply: Reply | None = None
     timings: dict[str, float] = {}
     if system.answers:
         try:
-            reply = system.reply(turn.question, history)
+            reply = system.reply(turn.question, history, **dated)
             timings = dict(reply.timings) if reply is not None else {}
         except RagError as exc:  # scored as a refusal; the error is kept in the record
             logger.warning("%s turn %d failed: %s", item.id, index, exc)
@@ -126,7 +129,7 @@ def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
     hits: list[Hit] = []
     try:
         t = time.perf_counter()
-        hits = system.retrieve(standalone, RETRIEVE_K)
+        hits = system.retrieve(standalone, RETRIEVE_K, **dated)
         if not system.answers:
             timings = {"retrieve": time.perf_counter() - t}
             timings["total"] = timings["retrieve"]

@@ -28,10 +28,13 @@ class Config:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     needs_llm: bool = False
     answers: bool = True  # False: retrieval metrics only
+    hand_scorer: bool = False  # extractive with the hand-weighted sentence selection
 
 
 CONFIGS: dict[str, Config] = {c.name: c for c in (
     Config("extractive", "newscite", "newscite, extractive engine (no LLM)"),
+    Config("extractive-hand", "newscite", "newscite, extractive engine with the hand-weighted "
+           "sentence selection (no learned scorer)", hand_scorer=True),
     Config("local", "newscite", "newscite, packaged local LLM", engine="local", needs_llm=True),
     Config("dense-only", "newscite", "newscite, extractive; dense retrieval only (no BM25, "
            "no rerank)", overrides={"keyword_weight": 0.0, "rerank": False}),
@@ -109,6 +112,11 @@ class NewsciteSystem:
         self.notes: list[str] = []
         settings = Settings(data_dir=data_dir, engine=config.engine, **dict(config.overrides))
         self.assistant = Assistant(settings, embedder=embedder)
+        if config.hand_scorer:
+            from rag.extractive import ExtractiveEngine
+
+            self.assistant._engines["extractive"] = ExtractiveEngine()
+        self.last_answer: Any = None
 
     def ingest(self, paths: Sequence[Path]) -> float:
         started = time.perf_counter()
@@ -118,15 +126,18 @@ class NewsciteSystem:
                            "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]))
         return time.perf_counter() - started
 
-    def reply(self, question: str, history: History) -> Reply:
-        answer = self.assistant.ask(question, history=history or None)
+    def reply(self, question: str, history: History, as_of: str | None = None) -> Reply:
+        answer = self.assistant.ask(question, history=history or None, as_of=as_of)
+        self.last_answer = answer  # the full Answer (passages too), for miss diagnosis
         return Reply(text=answer.text, refused=answer.refused,
                      sentences=tuple(from_answer(answer)), citations=answer.citations,
                      standalone=answer.standalone_question or question, engine=answer.engine,
                      timings=dict(answer.timings), notices=answer.notices)
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
-        return self.assistant.retrieve(question, k=k)
+    def retrieve(self, question: str, k: int, as_of: str | None = None) -> list[Hit]:
+        from core.records import with_as_of
+
+        return self.assistant.retrieve(question, with_as_of(None, as_of), k=k)
 
     def close(self) -> None:
         self.assistant.close()

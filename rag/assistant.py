@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, EngineError, InputError, RagError
-from core.records import REFUSAL, Answer, Article, Filters, Hit, IngestReport
+from core.records import REFUSAL, Answer, Article, Filters, Hit, IngestReport, with_as_of
 from core.settings import Settings
 from index.embed import Embedder, get_embedder
 from index.manifest import ArticleInfo, Manifest
@@ -188,8 +188,11 @@ class Assistant:
         with self._lock:
             if name not in self._engines:
                 if name == "extractive":
-                    from rag.extractive import ExtractiveEngine
-                    self._engines[name] = ExtractiveEngine()
+                    # the learned sentence scorer (rag/data/scorer.json) reads question and
+                    # sentence vectors from the question embedder
+                    from rag.learned import LearnedExtractiveEngine
+                    self._engines[name] = LearnedExtractiveEngine(
+                        embed=self.query_embedder.embed)
                 elif name == "local":
                     from rag.llm.local import LocalEngine
                     self._engines[name] = LocalEngine(
@@ -252,11 +255,13 @@ class Assistant:
         return condense_heuristic(question, history)
 
     def ask(self, question: str, history: History | None = None, filters: Filters | None = None,
-            engine: str | None = None, top_k: int | None = None) -> Answer:
+            engine: str | None = None, top_k: int | None = None,
+            as_of: str | None = None) -> Answer:
         """Answer a question (a follow-up when `history` is given) with verified citations;
-        `top_k` overrides the number of passages for this question."""
+        `top_k` overrides the number of passages for this question; `as_of` (YYYY-MM-DD) is
+        the question's "now": articles published after it are not used."""
         final = None
-        for event in self.ask_stream(question, history, filters, engine, top_k):
+        for event in self.ask_stream(question, history, filters, engine, top_k, as_of):
             if event.kind == "final":
                 final = event.answer
         assert final is not None
@@ -264,10 +269,12 @@ class Assistant:
 
     def ask_stream(self, question: str, history: History | None = None,
                    filters: Filters | None = None, engine: str | None = None,
-                   top_k: int | None = None) -> Iterator[StreamEvent]:
+                   top_k: int | None = None, as_of: str | None = None
+                   ) -> Iterator[StreamEvent]:
         """Like `ask`, but yields the draft text as it is generated, then the checked Answer."""
         from rag.cite import finalize
 
+        filters = with_as_of(filters, as_of)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         question, notices = self._prepare(question)

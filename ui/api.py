@@ -78,6 +78,9 @@ class AskIn(BaseModel):
     filters: FiltersIn | None = None
     engine: Engine | None = Field(None, description="default: the server's engine")
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="passages to retrieve")
+    as_of: str | None = Field(None, examples=["2020-03-05"],
+                              description="the question's 'now' (YYYY-MM-DD): articles "
+                                          "published after it are not used")
 
 
 def status_for(exc: RagError) -> int:
@@ -124,9 +127,15 @@ def _history(body: AskIn) -> list[tuple[str, str]]:
 
 def _filters(body: AskIn) -> Any:
     f = body.filters
-    if f is None:
-        return None
-    return make_filters(f.sources, f.date_from, f.date_to, f.article_ids)
+    filters = None if f is None else make_filters(f.sources, f.date_from, f.date_to,
+                                                  f.article_ids)
+    if body.as_of is None:
+        return filters
+    from core.records import with_as_of
+    from ui.service import _iso_date
+
+    # InputError (400) for a date that is not YYYY-MM-DD
+    return with_as_of(filters, _iso_date(body.as_of, "as_of"))
 
 
 def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> APIRouter:

@@ -24,6 +24,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
 
+def _iso_date(value: str) -> str:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", action="append", default=[], help="only this outlet "
                         "(repeatable)")
@@ -54,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="passages to retrieve")
     p.add_argument("--openai-url", help="OpenAI-compatible server base URL")
     p.add_argument("--openai-model", help="model name on that server")
+    p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="the question's 'now': articles published after it are not used")
     _filters(p)
     _common(p)
 
@@ -250,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "ask":
         filters = Filters(sources=tuple(args.source), date_from=args.date_from,
                           date_to=args.date_to, article_ids=tuple(args.article))
-        answer = assistant.ask(args.question, filters=filters)
+        answer = assistant.ask(args.question, filters=filters, as_of=args.as_of)
         if args.json:
             print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         else:

@@ -183,3 +183,19 @@ def test_openapi_and_web_ui_are_served(client):
             "/api/health"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
     assert client.get("/").status_code == 200
+
+
+def test_ask_takes_as_of_and_rejects_a_bad_date(client):
+    later = client.post("/api/ask", json={"question": QUESTION, "as_of": "2100-01-01"})
+    assert later.status_code == 200 and later.json()["passages"]
+    bad = client.post("/api/ask", json={"question": QUESTION, "as_of": "yesterday"})
+    assert bad.status_code == 400 and "as_of" in bad.json()["detail"]
+
+
+def test_cli_ask_takes_as_of():
+    from ui.cli import build_parser
+
+    args = build_parser().parse_args(["ask", "q", "--as-of", "2024-04-12"])
+    assert args.as_of == "2024-04-12"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ask", "q", "--as-of", "last week"])
