@@ -22,6 +22,7 @@ from core.errors import (
     StoreError,
 )
 from core.records import Answer
+from index.formats import extensions_text
 from ui import render
 from ui.service import (
     GENERIC_ERROR,
@@ -210,7 +211,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
                             413: {"description": "a file is over the size limit"},
                             415: {"description": "a file type is not allowed"}})
     async def upload(files: list[UploadFile] = File(..., description="one or more files: "
-                     ".txt .md .html .htm .json .jsonl"),
+                     + extensions_text()),
                      wait: bool = Query(False, description="answer when the files are "
                                         "indexed, with the ingest report")) -> Any:
         """Saves the files and starts a background job that indexes them; answers 202 with the

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import RagError
 from core.settings import load_settings
+from index.formats import extensions_text
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="index article files or folders")
-    p.add_argument("paths", nargs="+", type=Path, help=".txt .md .html .json .jsonl or folders")
+    p.add_argument("paths", nargs="+", type=Path, help=f"{extensions_text()} files or folders")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _common(p)

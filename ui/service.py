@@ -16,11 +16,11 @@ from typing import Any, BinaryIO
 from core.errors import IndexLockedError, InputError, RagError
 from core.records import Answer, Article, Filters, IngestReport, Skipped
 from core.settings import ENGINES
+from index.formats import EXTENSIONS, extensions_text
 from index.manifest import ArticleInfo
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 DEFAULT_MAX_UPLOAD_BYTES = 5_000_000
 MAX_TOP_K = 20
 EXTRACTIVE_CONCURRENCY = 8  # extractive answers at once (tens of ms each)
@@ -94,9 +94,9 @@ def safe_filename(name: str) -> str:
 
 def check_extension(name: str) -> str:
     ext = Path(name).suffix.lower()
-    if ext not in ALLOWED_EXTENSIONS:
+    if ext not in EXTENSIONS:
         raise UnsupportedFileTypeError(
-            f"{safe_filename(name)}: unsupported file type; use {' '.join(ALLOWED_EXTENSIONS)}")
+            f"{safe_filename(name)}: unsupported file type; use {extensions_text()}")
     return ext
 
 

@@ -11,9 +11,9 @@ import gradio as gr
 
 from core.errors import RagError
 from core.settings import ENGINES
+from index.formats import EXTENSIONS, extensions_text
 from ui import render
 from ui.service import (
-    ALLOWED_EXTENSIONS,
     GENERIC_ERROR,
     MAX_TOP_K,
     Library,
@@ -157,9 +157,9 @@ def build_blocks(library: Library) -> gr.Blocks:
                 search = gr.Textbox(label="Search articles", elem_id="nc-search",
                                     placeholder="title, outlet, date or id")
                 table = gr.HTML(elem_id="nc-library", js_on_load=None)
-                upload = gr.File(label=f"Add articles ({' '.join(ALLOWED_EXTENSIONS)}, up to "
+                upload = gr.File(label=f"Add articles ({extensions_text()}, up to "
                                        f"{library.max_upload_bytes / 1e6:g} MB each)",
-                                 file_count="multiple", file_types=list(ALLOWED_EXTENSIONS),
+                                 file_count="multiple", file_types=list(EXTENSIONS),
                                  elem_id="nc-upload")
                 add = gr.Button("Add to library", variant="primary", elem_id="nc-add")
                 status = gr.HTML(elem_id="nc-status", js_on_load=None)
