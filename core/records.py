@@ -31,7 +31,13 @@ class Article:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A sentence-aligned span of an article: `article.text[start:end] == text`."""
+    """A sentence-aligned span of an article: `article.text[start:end] == text`.
+
+    The ingest side's record: the chunker makes it from an `Article` before anything is stored,
+    and the stores and `index.verify` check against it. It has no scores and no article
+    metadata (title, outlet, date, URL), which the manifest holds once per article; everything
+    retrieved from the index is a `Hit`, the passage with that metadata and its scores.
+    """
 
     id: str
     article_id: str
@@ -123,7 +129,12 @@ class Filters:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage (one chunk) with its article's metadata and scores."""
+    """A passage (one chunk) with its article's metadata and scores: the one record of a
+    passage from the manifest to the answer (retrieval, engines, citations, `Answer.passages`).
+
+    Read from the manifest it is unscored (`score` 0, no `scores`); each retrieval stage makes
+    a `rescored` copy ("dense", "rrf", the reranker's parts in `scores`).
+    """
 
     chunk_id: str
     article_id: str

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from core.errors import ModelMismatchError, StoreError
-from core.records import Article, Chunk
+from core.records import Article, Chunk, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,18 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
         "start": chunk.start,
         "end": chunk.end,
     }
+
+
+def hit_from_chroma(chunk_id: str, document: str | None, metadata: Mapping[str, Any] | None
+                    ) -> Hit:
+    """An unscored Hit from what Chroma stores for a chunk (its document and the flat
+    `chunk_metadata`): only for chunks the manifest cannot place, which normally come from it."""
+    meta = metadata or {}
+    return Hit(chunk_id=chunk_id, article_id=str(meta.get("article_id", "")),
+               title=str(meta.get("title", "")), text=document or "",
+               start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=0.0,
+               source=meta.get("source") or None, published=meta.get("published") or None,
+               url=meta.get("url") or None, position=int(meta.get("position", 0)))
 
 
 def make_client(data_dir: Path, chroma_url: str | None) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelMismatchError, RagError, StoreError
-from core.records import Article, content_hash
+from core.records import Article, Chunk, content_hash
 from core.settings import Settings
 from index.chroma_reset import (
     drop_collection,
@@ -59,15 +59,6 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class _Expected:
-    article_id: str
-    position: int
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True)
 class RebuildReport:
     articles: int
     chunks: int
@@ -102,7 +93,7 @@ def verify(settings: Settings, manifest: Manifest, store: ChromaStore, embedder:
 
 
 def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connection,
-                   problems: list[Problem]) -> dict[str, _Expected]:
+                   problems: list[Problem]) -> dict[str, Chunk]:
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if meta.get(REBUILD_FLAG):
         problems.append(Problem("interrupted-rebuild", "a rebuild did not finish; run "
@@ -129,7 +120,7 @@ def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connectio
             "interrupted-ingest", f"{len(inflight)} articles were being written when an ingest "
             "stopped; run the ingest again"))
 
-    expected: dict[str, _Expected] = {}
+    expected: dict[str, Chunk] = {}
     rows = db.execute("SELECT id, title, text, content_hash, chunks FROM articles ORDER BY id")
     for aid, title, text, stored_hash, chunks_json in rows:
         if content_hash(title, text) != stored_hash or not stored_hash.startswith(aid):
@@ -159,11 +150,11 @@ def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connectio
             if cid in expected:
                 problems.append(Problem("chunk-duplicate", f"chunk {cid} is listed twice", aid,
                                         (cid,)))
-            expected[cid] = _Expected(aid, pos, start, end, text[start:end])
+            expected[cid] = Chunk(cid, aid, pos, start, end, text[start:end])
     return expected
 
 
-def _keyword_side(db: sqlite3.Connection, expected: dict[str, _Expected],
+def _keyword_side(db: sqlite3.Connection, expected: dict[str, Chunk],
                   problems: list[Problem]) -> None:
     rows = dict(db.execute("SELECT chunk_id, article_id FROM kw").fetchall())
     missing = sorted(set(expected) - set(rows))
@@ -201,7 +192,7 @@ def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
         offset += PAGE
 
 
-def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, _Expected],
+def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, Chunk],
                  problems: list[Problem], probes: int) -> None:
     try:
         collection = store.collection
