@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# a progress callback of ingest, import and rebuild: (chunks done, chunks total)
+Progress = Callable[[int, int], None]
 ID_CHARS = 16  # an article id is the first ID_CHARS hex digits of its content hash
 
 

@@ -280,15 +280,17 @@ def load_paths(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTE
             continue
         errors: list[Skipped] = []
         files = _walk(root, errors) if root.is_dir() else [root]
-        for item in errors:
+        for error in errors:
             skipped += 1
-            yield item
+            yield error
         for path in files:
             resolved = path.resolve()
             if resolved in seen:
                 continue
             seen.add(resolved)
             shown = str(raw) if path is root else str(path)
+            items: list[Article | Skipped]
+            found: list[str]
             if path is root and not path.is_file():
                 items, found = [Skipped(shown, "not a regular file")], []
             else:

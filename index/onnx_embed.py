@@ -77,7 +77,8 @@ def export(cache_dir: Path) -> Path:
     import transformers
     from transformers import AutoModel
 
-    transformers.logging.disable_progress_bar()  # our own messages and bars only
+    # our own messages and bars only (transformers leaves this function unannotated)
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     class Sentence(torch.nn.Module):
         """BERT, then sentence-transformers' mean pooling and normalisation."""

@@ -7,15 +7,15 @@ import math
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import ModelMismatchError, RagError, StoreError
-from core.records import Article, Chunk, content_hash
+from core.records import Article, Chunk, Progress, content_hash
 from core.settings import Settings
 from index.chroma_reset import (
     drop_collection,
@@ -27,13 +27,17 @@ from index.keyword import has_sentences_column, parse_sentence_terms, sentence_t
 from index.manifest import Manifest
 from index.store import ChromaStore
 
+if TYPE_CHECKING:  # chromadb is imported when a store is first opened
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Embeddings, GetResult, Include
+
 logger = logging.getLogger(__name__)
+Vector = Sequence[float] | Sequence[int] | np.ndarray  # a stored embedding, as Chroma returns it
 
 REBUILD_FLAG = "rebuild"  # manifest meta key set while a rebuild runs (left behind by a crash)
 PROBES = 64  # chunks queried by their own vector to check the dense index answers
 PAGE = 1000  # chunks fetched from Chroma per call
 GROUP = 256  # chunks embedded and committed together by a rebuild
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def _keyword_side(db: sqlite3.Connection, expected: dict[str, Chunk],
                                 "them); run `newscite index rebuild`", chunk_ids=tuple(stale)))
 
 
-def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
+def _pages(collection: Collection, include: Include) -> Iterator[GetResult]:
     offset = 0
     while True:
         got = collection.get(include=include, limit=PAGE, offset=offset)
@@ -208,7 +212,7 @@ def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, Chu
                                 "not cosine"))
     seen: set[str] = set()
     bad_text, bad_meta, bad_vec, orphans = [], [], [], []
-    sample: list[tuple[str, Any]] = []
+    sample: list[tuple[str, Vector]] = []
     stride = max(1, len(expected) // max(probes, 1))
     try:
         for page in _pages(collection, ["documents", "metadatas", "embeddings"]):
@@ -219,15 +223,16 @@ def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, Chu
                 if want is None:
                     orphans.append(cid)
                     continue
-                doc = (page.get("documents") or [None] * (n + 1))[n]
-                md = (page.get("metadatas") or [None] * (n + 1))[n] or {}
+                docs, metas = page.get("documents"), page.get("metadatas")
+                doc = docs[n] if docs else None
+                md = (metas[n] if metas else None) or {}
                 if doc != want.text:
                     bad_text.append(cid)
                 if (md.get("article_id") != want.article_id or md.get("start") != want.start
                         or md.get("end") != want.end or md.get("position") != want.position):
                     bad_meta.append(cid)
                 vector = None if embeddings is None else embeddings[n]
-                if not _vector_ok(vector, embedder.dim):
+                if vector is None or not _vector_ok(vector, embedder.dim):
                     bad_vec.append(cid)
                 elif len(seen) % stride == 0 and len(sample) < probes:
                     sample.append((cid, vector))
@@ -252,19 +257,20 @@ def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, Chu
     _probe(collection, sample, problems)
 
 
-def _probe(collection: Any, sample: list[tuple[str, Any]], problems: list[Problem]) -> None:
+def _probe(collection: Collection, sample: list[tuple[str, Vector]],
+           problems: list[Problem]) -> None:
     """Each sampled chunk's own vector must find a vector equal to it: the ANN index works."""
     if not sample:
         return
     try:
-        got = collection.query(query_embeddings=[np.asarray(v, dtype=np.float32)
-                                                 for _, v in sample],
-                               n_results=1, include=["distances"])
+        vectors: Embeddings = [np.asarray(v, dtype=np.float32) for _, v in sample]
+        got = collection.query(query_embeddings=vectors, n_results=1, include=["distances"])
     except Exception as exc:  # noqa: BLE001 - a damaged index raises anything
         problems.append(Problem("vector-index", f"the dense index cannot be searched: "
                                 f"{short_error(exc)}"))
         return
-    lost = [cid for (cid, _), ids, dist in zip(sample, got["ids"], got["distances"], strict=True)
+    lost = [cid for (cid, _), ids, dist in zip(sample, got["ids"], got["distances"] or [],
+                                               strict=True)
             if not ids or dist[0] > 1e-3]
     if lost:
         problems.append(Problem("vector-index", f"{len(lost)} of {len(sample)} sampled chunks "
@@ -272,9 +278,7 @@ def _probe(collection: Any, sample: list[tuple[str, Any]], problems: list[Proble
                                 chunk_ids=tuple(lost)))
 
 
-def _vector_ok(vector: Any, dim: int) -> bool:
-    if vector is None:
-        return False
+def _vector_ok(vector: Vector, dim: int) -> bool:
     arr = np.asarray(vector, dtype=np.float64)
     if arr.shape != (dim,) or not np.all(np.isfinite(arr)):
         return False
@@ -333,8 +337,9 @@ def rebuild(settings: Settings, manifest: Manifest, embedder: Embedder,
     return report
 
 
-def _groups(chunked: list[tuple[Article, list[Any]]]) -> Iterator[list[tuple[Article, list[Any]]]]:
-    group: list[tuple[Article, list[Any]]] = []
+def _groups(chunked: list[tuple[Article, list[Chunk]]]
+            ) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+    group: list[tuple[Article, list[Chunk]]] = []
     size = 0
     for item in chunked:
         group.append(item)
@@ -346,7 +351,7 @@ def _groups(chunked: list[tuple[Article, list[Any]]]) -> Iterator[list[tuple[Art
         yield group
 
 
-def _embed(embedder: Any, texts: list[str]) -> np.ndarray:
+def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = embedder.embed([texts[i] for i in order])
     out = np.empty_like(vectors)

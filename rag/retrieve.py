@@ -17,35 +17,46 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.records import Filters, Hit
+from core.settings import Settings
 from index.embed import Embedder
 from index.store import ChromaStore, hit_from_chroma, published_ts
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # heavy: llama-index is imported when first used
+    from chromadb.api.models.Collection import Collection
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.vector_stores.types import MetadataFilters
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
     from rag.fusion import RerankWeights
 
 logger = logging.getLogger(__name__)
 
 
-def make_llama_embedding(embedder: Embedder) -> Any:
+def make_llama_embedding(embedder: Embedder) -> BaseEmbedding:
     """Wrap an Embedder as a llama-index BaseEmbedding (imported lazily: llama-index is heavy)."""
+    from chromadb.api.models.Collection import Collection
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import PrivateAttr
 
     class _Embedding(BaseEmbedding):
-        _embedder: Any = PrivateAttr()
+        _embedder: Embedder = PrivateAttr()
 
         def __init__(self, inner: Embedder) -> None:
             super().__init__(model_name=inner.name, embed_batch_size=32)
             self._embedder = inner
 
         def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed([query])[0].tolist()
+            vector: list[float] = self._embedder.embed([query])[0].tolist()
+            return vector
 
         def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed([text])[0].tolist()
+            vector: list[float] = self._embedder.embed([text])[0].tolist()
+            return vector
 
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed(texts).tolist()
+            vectors: list[list[float]] = self._embedder.embed(texts).tolist()
+            return vectors
 
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
@@ -53,7 +64,7 @@ def make_llama_embedding(embedder: Embedder) -> Any:
     return _Embedding(embedder)
 
 
-def to_llama_filters(filters: Filters | None) -> Any:
+def to_llama_filters(filters: Filters | None) -> MetadataFilters | None:
     """Filters -> llama-index MetadataFilters (None when empty)."""
     if filters is None or filters.is_empty():
         return None
@@ -63,7 +74,7 @@ def to_llama_filters(filters: Filters | None) -> Any:
         MetadataFilters,
     )
 
-    parts: list[MetadataFilter] = []
+    parts: list[MetadataFilter | MetadataFilters] = []
     if filters.sources:
         parts.append(MetadataFilter(key="source", value=list(filters.sources),
                                     operator=FilterOperator.IN))
@@ -130,7 +141,7 @@ def query_threads() -> Iterator[None]:
 PassageLookup = Callable[[Sequence[str]], dict[str, Hit]]
 
 
-def ids_only_vector_store(collection: Any) -> Any:
+def ids_only_vector_store(collection: Collection) -> ChromaVectorStore:
     """llama-index's ChromaVectorStore (which turns llama-index metadata filters into Chroma's
     `where`), asking Chroma for ids and distances only: no documents, metadata or nodes.
 
@@ -143,6 +154,9 @@ def ids_only_vector_store(collection: Any) -> Any:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     class IdsOnlyChromaVectorStore(ChromaVectorStore):
+        def __init__(self, chroma_collection: Collection) -> None:
+            super().__init__(chroma_collection=chroma_collection)
+
         def _query(self, query_embeddings: list[float], n_results: int,
                    where: dict[str, Any] | None, **kwargs: Any) -> VectorStoreQueryResult:
             kwargs.setdefault("include", ["distances"])
@@ -189,7 +203,7 @@ class DenseRetriever:
                 self._vectors.move_to_end(query)
                 return got
         with query_threads():
-            vector = self.embedder.embed([query])[0].tolist()
+            vector: list[float] = self.embedder.embed([query])[0].tolist()
         with self._lock:
             self._vectors[query] = vector
             while len(self._vectors) > self.CACHE_SIZE:
@@ -252,7 +266,7 @@ class HybridRetriever:
 
     MODES = ("hybrid", "dense", "keyword")
 
-    def __init__(self, settings: Any, store: ChromaStore, embedder: Embedder,
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder,
                  keyword_db: str) -> None:
         from index.keyword import KeywordSearcher
         from rag import fusion
@@ -361,7 +375,8 @@ class HybridRetriever:
         return hits[:k]
 
 
-def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | None = None) -> Any:
+def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | None = None
+                       ) -> BaseRetriever:
     """The hybrid retriever as a llama-index BaseRetriever, for llama-index query/chat engines.
 
     Nodes keep newscite's chunk id, exact offsets (`start_char_idx`/`end_char_idx` into the

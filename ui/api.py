@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Generator
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from fastapi import APIRouter, FastAPI, File, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,7 @@ from core.errors import (
     RagError,
     StoreError,
 )
-from core.records import Answer
+from core.records import Answer, Filters
 from index.formats import extensions_text
 from ui import render
 from ui.service import (
@@ -34,6 +34,9 @@ from ui.service import (
     make_filters,
     parse_history,
 )
+
+if TYPE_CHECKING:
+    from rag.assistant import StreamEvent
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def status_for(exc: RagError) -> int:
     return 500
 
 
-def error_response(exc: Exception) -> JSONResponse:
+def error_response(exc: BaseException) -> JSONResponse:
     if isinstance(exc, RagError):
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
     logger.error("unexpected error", exc_info=exc)
@@ -100,7 +103,7 @@ def citation_events(answer: Answer) -> list[dict[str, Any]]:
     return out
 
 
-def sse(event: str, data: Any) -> str:
+def sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
@@ -109,7 +112,7 @@ def _history(body: AskIn) -> list[tuple[str, str]]:
     return parse_history(raw)
 
 
-def _filters(body: AskIn) -> Any:
+def _filters(body: AskIn) -> Filters | None:
     f = body.filters
     if f is None:
         return None
@@ -127,7 +130,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         except RagError:  # an unusable engine: the question itself reports it
             return limits["extractive"]
 
-    def _start(body: AskIn) -> Iterator[Any]:
+    def _start(body: AskIn) -> Generator[StreamEvent, None, None]:
         return library.ask_stream(body.question, _history(body), _filters(body), body.engine,
                                   body.top_k)
 
@@ -150,7 +153,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
     @router.post("/ask/stream", summary="Answer as server-sent events",
                  response_class=StreamingResponse,
                  responses={200: {"content": {"text/event-stream": {}}}})
-    async def ask_stream(body: AskIn) -> Any:
+    async def ask_stream(body: AskIn) -> Response:
         """Events: `token` {"text"}, then `citation` (a citation with answer_start/answer_end),
         then `final` (the whole Answer), or `error` {"message"} if it fails midway."""
         # one slot of the ask limiter for the whole stream, held on behalf of this request
@@ -170,7 +173,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
                 while event is not None:
                     if event.kind == "token":
                         yield sse("token", {"text": event.text})
-                    elif event.kind == "final":
+                    elif event.kind == "final" and event.answer is not None:
                         for citation in citation_events(event.answer):
                             yield sse("citation", citation)
                         yield sse("final", event.answer.to_dict())

@@ -8,11 +8,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import RagError
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from index.formats import extensions_text
+
+if TYPE_CHECKING:
+    from core.records import Answer, IngestReport, Progress
+    from rag.assistant import Assistant
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         "data_dir": getattr(args, "data_dir", None),
         "chroma_url": getattr(args, "chroma_url", None),
@@ -124,7 +128,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 @contextmanager
-def _progress(quiet: bool) -> Iterator[Any]:
+def _progress(quiet: bool) -> Iterator[Progress | None]:
     """A progress callback (done, total) drawing a bar on a terminal; None when quiet."""
     if quiet or not sys.stderr.isatty():
         yield None
@@ -144,7 +148,7 @@ def _progress(quiet: bool) -> Iterator[Any]:
         bar.close()
 
 
-def _print_answer(answer: Any) -> None:
+def _print_answer(answer: Answer) -> None:
     print(answer.text)
     for note in answer.notices:
         print(f"note: {note}")
@@ -156,7 +160,7 @@ def _print_answer(answer: Any) -> None:
             print(f"    {c.url}")
 
 
-def _print_report(report: Any, as_json: bool) -> None:
+def _print_report(report: IngestReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
         return
@@ -167,7 +171,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         print(f"warning: {w}")
 
 
-def _index_command(assistant: Any, args: argparse.Namespace) -> int:
+def _index_command(assistant: Assistant, args: argparse.Namespace) -> int:
     if args.index_command == "verify":
         problems = assistant.verify()
         if args.json:

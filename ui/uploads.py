@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from tempfile import SpooledTemporaryFile
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -153,7 +154,7 @@ def _multipart_boundary(scope: Scope) -> bytes | None:
     return options.get(b"boundary") or None
 
 
-async def _write(body: Any, chunk: bytes, size: int) -> None:
+async def _write(body: SpooledTemporaryFile[bytes], chunk: bytes, size: int) -> None:
     """Append to the spooled body; off the event loop once it lives on disk."""
     if size > SPOOL_MEMORY:
         await anyio.to_thread.run_sync(body.write, chunk)
@@ -161,7 +162,7 @@ async def _write(body: Any, chunk: bytes, size: int) -> None:
         body.write(chunk)
 
 
-def _replay(body: Any, size: int, receive: Receive) -> Receive:
+def _replay(body: SpooledTemporaryFile[bytes], size: int, receive: Receive) -> Receive:
     """A `receive` that hands the checked body on in pieces, then waits on the client."""
     left, done = size, False
 
