@@ -216,7 +216,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
     async def upload(files: list[UploadFile] = File(..., description="one or more files: "
                      + extensions_text()),
                      wait: bool = Query(False, description="answer when the files are "
-                                        "indexed, with the ingest report")) -> Any:
+                                        "indexed, with the ingest report")) -> Response:
         """Saves the files and starts a background job that indexes them; answers 202 with the
         job (poll `GET /api/jobs/{id}` for progress and the report). Questions keep being
         answered from the articles indexed so far while it runs."""
@@ -250,6 +250,8 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
             raise HTTPException(404, f"no job with id {job_id}")
         return job.to_dict()
 
+    # `Any`: it answers a dict or an error Response, and FastAPI would read a union in the
+    # annotation as a response model
     @router.delete("/articles/{article_id}", summary="Remove an article",
                    responses={404: {"description": "no such article"}})
     async def delete(article_id: str) -> Any:
