@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # both load on first use: a serving process never imports torch
-    import torch
+if TYPE_CHECKING:  # loaded on first use
     from tokenizers import Tokenizer
 
 from index.embed import EMBED_BATCH, MINILM, Embedder, MiniLMEmbedder

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IndexError_, InputError
-from core.records import ID_CHARS, Article, IngestReport, Progress, Skipped, content_hash
+from core.records import (
+    ID_CHARS,
+    Article,
+    IngestReport,
+    Progress,
+    Skipped,
+    content_hash,
+)
 from index.manifest import Manifest
 from index.pipeline import Indexer
 

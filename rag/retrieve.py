@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 def make_llama_embedding(embedder: Embedder) -> BaseEmbedding:
     """Wrap an Embedder as a llama-index BaseEmbedding (imported lazily: llama-index is heavy)."""
-    from chromadb.api.models.Collection import Collection
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import PrivateAttr
 

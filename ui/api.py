@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Engine = Literal["auto", "extractive", "local", "openai"]
+UPLOAD_FILES = f"one or more files: {extensions_text()}"
 
 
 class FiltersIn(BaseModel):
@@ -213,8 +214,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
                  responses={200: {"description": "with wait=true: the ingest report"},
                             413: {"description": "a file is over the size limit"},
                             415: {"description": "a file type is not allowed"}})
-    async def upload(files: list[UploadFile] = File(..., description="one or more files: "
-                     + extensions_text()),
+    async def upload(files: list[UploadFile] = File(..., description=UPLOAD_FILES),
                      wait: bool = Query(False, description="answer when the files are "
                                         "indexed, with the ingest report")) -> Response:
         """Saves the files and starts a background job that indexes them; answers 202 with the

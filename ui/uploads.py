@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from tempfile import SpooledTemporaryFile
 from collections.abc import Awaitable, Callable, MutableMapping
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
 import anyio
