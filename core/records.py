@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# a progress callback of ingest, import and rebuild: (chunks done, chunks total)
+Progress = Callable[[int, int], None]
 ID_CHARS = 16  # an article id is the first ID_CHARS hex digits of its content hash
 
 
@@ -31,7 +34,13 @@ class Article:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A sentence-aligned span of an article: `article.text[start:end] == text`."""
+    """A sentence-aligned span of an article: `article.text[start:end] == text`.
+
+    The ingest side's record: the chunker makes it from an `Article` before anything is stored,
+    and the stores and `index.verify` check against it. It has no scores and no article
+    metadata (title, outlet, date, URL), which the manifest holds once per article; everything
+    retrieved from the index is a `Hit`, the passage with that metadata and its scores.
+    """
 
     id: str
     article_id: str
@@ -138,7 +147,12 @@ def with_as_of(filters: Filters | None, as_of: str | None) -> Filters | None:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage (one chunk) with its article's metadata and scores."""
+    """A passage (one chunk) with its article's metadata and scores: the one record of a
+    passage from the manifest to the answer (retrieval, engines, citations, `Answer.passages`).
+
+    Read from the manifest it is unscored (`score` 0, no `scores`); each retrieval stage makes
+    a `rescored` copy ("dense", "rrf", the reranker's parts in `scores`).
+    """
 
     chunk_id: str
     article_id: str

@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from core.errors import IndexError_, StoreError
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def short_error(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
-def drop_collection(settings: Any) -> Path | None:
+def drop_collection(settings: Settings) -> Path | None:
     """Delete the collection; an embedded store too damaged to open is moved aside (returned,
     removed once the rebuild succeeds)."""
     from index.store import make_client

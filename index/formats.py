@@ -6,7 +6,18 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+# The one list of accepted article files: extension -> the parser that reads it. Loading,
+# folder walks, uploads (web and REST) and the help texts all read it.
+FORMATS: dict[str, str] = {
+    ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
+    ".json": "json", ".jsonl": "jsonl",
+}
+EXTENSIONS: tuple[str, ...] = tuple(FORMATS)
+
+
+def extensions_text() -> str:
+    """The accepted extensions for a label or help text (".txt .md ... .jsonl")."""
+    return " ".join(EXTENSIONS)
 
 _WS = re.compile(r"\s+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -71,6 +82,8 @@ def _front_matter(text: str, shown: str, notes: list[str]) -> tuple[dict[str, An
     if end is None:
         return {}, text
     block, body = text[text.index("\n") + 1: end.start()], text[end.end():]
+    import yaml  # lazy: the upload form and CLI help read FORMATS without loading it
+
     try:
         # BaseLoader keeps every scalar a string: "title: No" stays "No", dates are parsed by us.
         data = yaml.load(block, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.records import Hit
 from core.text import query_terms, sentence_spans, span_terms
 from index.keyword_index import InvertedIndex
 from index.sqlite import is_read_only, open_sqlite
@@ -101,23 +102,6 @@ class KeywordHit:
     score: float
 
 
-@dataclass(frozen=True)
-class Passage:
-    """A chunk's text and metadata as the manifest records them (what Chroma stores too)."""
-
-    chunk_id: str
-    article_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    position: int
-    source: str | None
-    published: str | None
-    url: str | None
-    sentence_terms: str | None = None  # as stored at ingest (see `sentence_terms`), if it was
-
-
 class KeywordSearcher(InvertedIndex):
     """BM25 over the `kw` table; thread-safe; catches up with other writers before each query."""
 
@@ -187,9 +171,14 @@ class KeywordSearcher(InvertedIndex):
             if len(self.ids) >= SNAPSHOT_MIN_ROWS and self._unsaved * 5 > len(self.ids):
                 self.save_snapshot()
 
-    def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
-        """Chunks' text and metadata from the manifest in the same database (keyword-only hits
-        need no Chroma round trip). Ids it does not know are left out."""
+    def passages(self, chunk_ids: Sequence[str],
+                 stored_terms: Callable[[str, str | None], None] | None = None
+                 ) -> dict[str, Hit]:
+        """Chunks as unscored Hits (score 0), text and metadata from the manifest in the same
+        database (keyword-only hits need no Chroma round trip). Ids it does not know are left
+        out. `stored_terms`, when given, is called with each passage's text and the sentence
+        terms stored for it at ingest (see `sentence_terms`; None where not stored yet): the
+        reranker keeps them (`rag.fusion.remember`)."""
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
@@ -202,7 +191,7 @@ class KeywordSearcher(InvertedIndex):
                     f"WHERE kw.chunk_id IN ({marks})", list(chunk_ids)).fetchall()
         except sqlite3.Error:  # no manifest tables here: the caller asks Chroma
             return {}
-        out: dict[str, Passage] = {}
+        out: dict[str, Hit] = {}
         refs: dict[str, dict[str, tuple[int, int, int]]] = {}
         for cid, aid, title, text, chunks, source, published, url, sentences in rows:
             if aid not in refs:
@@ -211,8 +200,12 @@ class KeywordSearcher(InvertedIndex):
             if ref is None:
                 continue
             position, start, end = ref
-            out[cid] = Passage(cid, aid, title, text[start:end], start, end, position,
-                               source or None, published or None, url or None, sentences)
+            passage = text[start:end]
+            out[cid] = Hit(chunk_id=cid, article_id=aid, title=title, text=passage,
+                           start=start, end=end, score=0.0, source=source or None,
+                           published=published or None, url=url or None, position=position)
+            if stored_terms is not None:
+                stored_terms(passage, sentences)
         return out
 
     # --- scoring ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class _Codes:
         return np.asarray([self.index[n] for n in names if n in self.index], dtype=np.int32)
 
 
-def _parse(rows: list[tuple], vocab: dict[str, int], first_doc: int
+def _parse(rows: list[tuple[Any, ...]], vocab: dict[str, int], first_doc: int
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows' "term:tf ..." strings -> flat (term id, doc, tf) arrays."""
     tids: list[int] = []
@@ -107,7 +108,7 @@ class InvertedIndex:
             self._delta_size += len(tids)
         return count
 
-    def _append(self, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _append(self, rows: list[tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Record rows' metadata; returns their parsed postings."""
         start = len(self.ids)
         parsed = _parse(rows, self.vocab, start)

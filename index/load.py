@@ -1,4 +1,4 @@
-"""Load news articles from .txt, .md, .html, .json and .jsonl files into Article records."""
+"""Load news articles from files of the accepted formats (`index.formats.FORMATS`) into Article records."""
 from __future__ import annotations
 
 import codecs
@@ -13,6 +13,7 @@ from pathlib import Path
 from core.records import ID_CHARS, Article, Skipped, content_hash
 from index.clean import clean_lines, normalise_date, take_meta_lines
 from index.formats import (
+    FORMATS,
     SCAN_CHARS,
     Meta,
     collapse_space,
@@ -25,12 +26,8 @@ from index.injection import strip_invisible
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED_EXTENSIONS", "load_file", "load_paths"]
+__all__ = ["load_file", "load_paths"]
 
-SUPPORTED_EXTENSIONS: dict[str, str] = {
-    ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
-    ".json": "json", ".jsonl": "jsonl",
-}
 DEFAULT_MAX_BYTES = 20_000_000
 _TITLE_MAX = 90
 _HEADLINE_MAX = 200
@@ -183,7 +180,7 @@ _Loaded = tuple[list[Article | Skipped], list[str]]  # items, warnings
 
 
 def _load(path: Path, shown: str, explicit: bool, max_bytes: int) -> _Loaded:
-    kind = SUPPORTED_EXTENSIONS.get(path.suffix.lower())
+    kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         if not explicit:
             return [], []
@@ -274,7 +271,7 @@ def _walk(root: Path, errors: list[Skipped]) -> list[Path]:
         for name in files:
             path = Path(folder) / name
             # is_file(): a FIFO or socket would block or fail on read
-            if not name.startswith(".") and path.suffix.lower() in SUPPORTED_EXTENSIONS and path.is_file():
+            if not name.startswith(".") and path.suffix.lower() in FORMATS and path.is_file():
                 found.append((path.relative_to(root).parts, path))
     return [path for _, path in sorted(found)]
 
@@ -297,15 +294,17 @@ def load_paths(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTE
             continue
         errors: list[Skipped] = []
         files = _walk(root, errors) if root.is_dir() else [root]
-        for item in errors:
+        for error in errors:
             skipped += 1
-            yield item
+            yield error
         for path in files:
             resolved = path.resolve()
             if resolved in seen:
                 continue
             seen.add(resolved)
             shown = str(raw) if path is root else str(path)
+            items: list[Article | Skipped]
+            found: list[str]
             if path is root and not path.is_file():
                 items, found = [Skipped(shown, "not a regular file")], []
             else:

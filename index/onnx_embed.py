@@ -23,9 +23,12 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # loaded on first use
+    from tokenizers import Tokenizer
 
 from index.embed import EMBED_BATCH, MINILM, Embedder, MiniLMEmbedder
 
@@ -75,16 +78,18 @@ def export(cache_dir: Path) -> Path:
     import transformers
     from transformers import AutoModel
 
-    transformers.logging.disable_progress_bar()  # our own messages and bars only
+    # our own messages and bars only (transformers leaves this function unannotated)
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     class Sentence(torch.nn.Module):
         """BERT, then sentence-transformers' mean pooling and normalisation."""
 
-        def __init__(self, bert: Any) -> None:
+        def __init__(self, bert: torch.nn.Module) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                                token_type_ids=token_type_ids).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
@@ -140,8 +145,8 @@ class OnnxMiniLM:
         self.fallback = fallback
         self.threads = threads or min(2, os.cpu_count() or 1)
         self.batch_size = batch_size
-        self._session: Any = None
-        self._tokenizer: Any = None
+        self._session: Any = None  # an onnxruntime.InferenceSession (the package has no types)
+        self._tokenizer: Tokenizer | None = None
         self._failed = False
         self._lock = threading.Lock()
 
@@ -203,6 +208,7 @@ class OnnxMiniLM:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _run(self, texts: list[str]) -> np.ndarray:
+        assert self._tokenizer is not None  # loaded by `embed`
         encodings = self._tokenizer.encode_batch(texts)
         feed = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),

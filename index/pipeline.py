@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import IndexError_
-from core.records import Article, Chunk, IngestReport, Skipped
+from core.records import Article, Chunk, IngestReport, Progress, Skipped
 from core.settings import Settings
 from index.chunk import chunk_article, embed_text
 from index.embed import Embedder
@@ -31,7 +31,6 @@ GROUP_CHUNKS = 512  # chunks embedded and committed together (a crash loses at m
 # a whole group's.
 TAIL_CHUNKS = 64
 EMBED_SLICE = 128  # chunks per embedding call inside a group (progress moves at this step)
-Progress = Callable[[int, int], None]  # (chunks done, chunks total)
 
 
 def _test_hook(point: str, count: int) -> None:

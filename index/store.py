@@ -7,16 +7,21 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 import numpy as np
 
 from core.errors import ModelMismatchError, StoreError
-from core.records import Article, Chunk
+from core.records import Article, Chunk, Hit
+
+if TYPE_CHECKING:  # chromadb is imported when a store is first opened
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Where
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,19 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
     }
 
 
-def make_client(data_dir: Path, chroma_url: str | None) -> Any:
+def hit_from_chroma(chunk_id: str, document: str | None, metadata: Mapping[str, Any] | None
+                    ) -> Hit:
+    """An unscored Hit from what Chroma stores for a chunk (its document and the flat
+    `chunk_metadata`): only for chunks the manifest cannot place, which normally come from it."""
+    meta = metadata or {}
+    return Hit(chunk_id=chunk_id, article_id=str(meta.get("article_id", "")),
+               title=str(meta.get("title", "")), text=document or "",
+               start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=0.0,
+               source=meta.get("source") or None, published=meta.get("published") or None,
+               url=meta.get("url") or None, position=int(meta.get("position", 0)))
+
+
+def make_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
     """A Chroma client: embedded in data_dir/chroma, or HTTP to chroma_url."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -115,18 +132,18 @@ class ChromaStore:
         self.name = name
         self.embed_model = embed_model
         self.dim = dim
-        self._client: Any = None
-        self._collection: Any = None
+        self._client: ClientAPI | None = None
+        self._collection: Collection | None = None
         self._batch_size: int | None = None
 
     @property
-    def client(self) -> Any:
+    def client(self) -> ClientAPI:
         if self._client is None:
             self._client = make_client(self.data_dir, self.chroma_url)
         return self._client
 
     @property
-    def collection(self) -> Any:
+    def collection(self) -> Collection:
         if self._collection is None:
             try:
                 col = self.client.get_or_create_collection(
@@ -184,7 +201,11 @@ class ChromaStore:
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if article_ids:
             with _chroma_errors("deleting from"):
-                self.collection.delete(where={"article_id": {"$in": list(article_ids)}})
+                values: list[str | int | float | bool] = list(article_ids)
+                among: dict[Literal["$in", "$nin"], list[str | int | float | bool]] = {
+                    "$in": values}
+                where: Where = {"article_id": among}
+                self.collection.delete(where=where)
 
     def count(self) -> int:
         return int(self.collection.count())

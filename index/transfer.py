@@ -5,13 +5,20 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.errors import IndexError_, InputError
-from core.records import ID_CHARS, Article, IngestReport, Skipped, content_hash
+from core.records import (
+    ID_CHARS,
+    Article,
+    IngestReport,
+    Progress,
+    Skipped,
+    content_hash,
+)
 from index.load import web_url
 from index.manifest import Manifest
 from index.pipeline import Indexer
@@ -19,7 +26,6 @@ from index.pipeline import Indexer
 logger = logging.getLogger(__name__)
 
 FORMAT = 1  # the "newscite_export" field of every line
-Progress = Callable[[int, int], None]
 
 
 def _records(manifest: Manifest) -> Iterator[dict[str, Any]]:
@@ -58,7 +64,7 @@ def export_jsonl(manifest: Manifest, path: str | Path) -> int:
     return count
 
 
-def _article(obj: Any, where: str, warnings: list[str]) -> Article | Skipped:
+def _article(obj: object, where: str, warnings: list[str]) -> Article | Skipped:
     if not isinstance(obj, dict):
         return Skipped(where, "not a JSON object")
     title, text = obj.get("title"), obj.get("text")

@@ -7,15 +7,15 @@ import math
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import ModelMismatchError, RagError, StoreError
-from core.records import Article, content_hash
+from core.records import Article, Chunk, Progress, content_hash
 from core.settings import Settings
 from index.chroma_reset import (
     drop_collection,
@@ -27,13 +27,17 @@ from index.keyword import has_sentences_column, parse_sentence_terms, sentence_t
 from index.manifest import Manifest
 from index.store import ChromaStore
 
+if TYPE_CHECKING:  # chromadb is imported when a store is first opened
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Embeddings, GetResult, Include
+
 logger = logging.getLogger(__name__)
+Vector = Sequence[float] | Sequence[int] | np.ndarray  # a stored embedding, as Chroma returns it
 
 REBUILD_FLAG = "rebuild"  # manifest meta key set while a rebuild runs (left behind by a crash)
 PROBES = 64  # chunks queried by their own vector to check the dense index answers
 PAGE = 1000  # chunks fetched from Chroma per call
 GROUP = 256  # chunks embedded and committed together by a rebuild
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,6 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "article_id": self.article_id,
                 "chunk_ids": list(self.chunk_ids)}
-
-
-@dataclass(frozen=True)
-class _Expected:
-    article_id: str
-    position: int
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +97,7 @@ def verify(settings: Settings, manifest: Manifest, store: ChromaStore, embedder:
 
 
 def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connection,
-                   problems: list[Problem]) -> dict[str, _Expected]:
+                   problems: list[Problem]) -> dict[str, Chunk]:
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if meta.get(REBUILD_FLAG):
         problems.append(Problem("interrupted-rebuild", "a rebuild did not finish; run "
@@ -129,7 +124,7 @@ def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connectio
             "interrupted-ingest", f"{len(inflight)} articles were being written when an ingest "
             "stopped; run the ingest again"))
 
-    expected: dict[str, _Expected] = {}
+    expected: dict[str, Chunk] = {}
     rows = db.execute("SELECT id, title, text, content_hash, chunks FROM articles ORDER BY id")
     for aid, title, text, stored_hash, chunks_json in rows:
         if content_hash(title, text) != stored_hash or not stored_hash.startswith(aid):
@@ -159,11 +154,11 @@ def _manifest_side(settings: Settings, embedder: Embedder, db: sqlite3.Connectio
             if cid in expected:
                 problems.append(Problem("chunk-duplicate", f"chunk {cid} is listed twice", aid,
                                         (cid,)))
-            expected[cid] = _Expected(aid, pos, start, end, text[start:end])
+            expected[cid] = Chunk(cid, aid, pos, start, end, text[start:end])
     return expected
 
 
-def _keyword_side(db: sqlite3.Connection, expected: dict[str, _Expected],
+def _keyword_side(db: sqlite3.Connection, expected: dict[str, Chunk],
                   problems: list[Problem]) -> None:
     rows = dict(db.execute("SELECT chunk_id, article_id FROM kw").fetchall())
     missing = sorted(set(expected) - set(rows))
@@ -191,7 +186,7 @@ def _keyword_side(db: sqlite3.Connection, expected: dict[str, _Expected],
                                 "them); run `newscite index rebuild`", chunk_ids=tuple(stale)))
 
 
-def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
+def _pages(collection: Collection, include: Include) -> Iterator[GetResult]:
     offset = 0
     while True:
         got = collection.get(include=include, limit=PAGE, offset=offset)
@@ -201,7 +196,7 @@ def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
         offset += PAGE
 
 
-def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, _Expected],
+def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, Chunk],
                  problems: list[Problem], probes: int) -> None:
     try:
         collection = store.collection
@@ -217,7 +212,7 @@ def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, _Ex
                                 "not cosine"))
     seen: set[str] = set()
     bad_text, bad_meta, bad_vec, orphans = [], [], [], []
-    sample: list[tuple[str, Any]] = []
+    sample: list[tuple[str, Vector]] = []
     stride = max(1, len(expected) // max(probes, 1))
     try:
         for page in _pages(collection, ["documents", "metadatas", "embeddings"]):
@@ -228,15 +223,16 @@ def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, _Ex
                 if want is None:
                     orphans.append(cid)
                     continue
-                doc = (page.get("documents") or [None] * (n + 1))[n]
-                md = (page.get("metadatas") or [None] * (n + 1))[n] or {}
+                docs, metas = page.get("documents"), page.get("metadatas")
+                doc = docs[n] if docs else None
+                md = (metas[n] if metas else None) or {}
                 if doc != want.text:
                     bad_text.append(cid)
                 if (md.get("article_id") != want.article_id or md.get("start") != want.start
                         or md.get("end") != want.end or md.get("position") != want.position):
                     bad_meta.append(cid)
                 vector = None if embeddings is None else embeddings[n]
-                if not _vector_ok(vector, embedder.dim):
+                if vector is None or not _vector_ok(vector, embedder.dim):
                     bad_vec.append(cid)
                 elif len(seen) % stride == 0 and len(sample) < probes:
                     sample.append((cid, vector))
@@ -261,19 +257,20 @@ def _chroma_side(store: ChromaStore, embedder: Embedder, expected: dict[str, _Ex
     _probe(collection, sample, problems)
 
 
-def _probe(collection: Any, sample: list[tuple[str, Any]], problems: list[Problem]) -> None:
+def _probe(collection: Collection, sample: list[tuple[str, Vector]],
+           problems: list[Problem]) -> None:
     """Each sampled chunk's own vector must find a vector equal to it: the ANN index works."""
     if not sample:
         return
     try:
-        got = collection.query(query_embeddings=[np.asarray(v, dtype=np.float32)
-                                                 for _, v in sample],
-                               n_results=1, include=["distances"])
+        vectors: Embeddings = [np.asarray(v, dtype=np.float32) for _, v in sample]
+        got = collection.query(query_embeddings=vectors, n_results=1, include=["distances"])
     except Exception as exc:  # noqa: BLE001 - a damaged index raises anything
         problems.append(Problem("vector-index", f"the dense index cannot be searched: "
                                 f"{short_error(exc)}"))
         return
-    lost = [cid for (cid, _), ids, dist in zip(sample, got["ids"], got["distances"], strict=True)
+    lost = [cid for (cid, _), ids, dist in zip(sample, got["ids"], got["distances"] or [],
+                                               strict=True)
             if not ids or dist[0] > 1e-3]
     if lost:
         problems.append(Problem("vector-index", f"{len(lost)} of {len(sample)} sampled chunks "
@@ -281,9 +278,7 @@ def _probe(collection: Any, sample: list[tuple[str, Any]], problems: list[Proble
                                 chunk_ids=tuple(lost)))
 
 
-def _vector_ok(vector: Any, dim: int) -> bool:
-    if vector is None:
-        return False
+def _vector_ok(vector: Vector, dim: int) -> bool:
     arr = np.asarray(vector, dtype=np.float64)
     if arr.shape != (dim,) or not np.all(np.isfinite(arr)):
         return False
@@ -342,8 +337,9 @@ def rebuild(settings: Settings, manifest: Manifest, embedder: Embedder,
     return report
 
 
-def _groups(chunked: list[tuple[Article, list[Any]]]) -> Iterator[list[tuple[Article, list[Any]]]]:
-    group: list[tuple[Article, list[Any]]] = []
+def _groups(chunked: list[tuple[Article, list[Chunk]]]
+            ) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+    group: list[tuple[Article, list[Chunk]]] = []
     size = 0
     for item in chunked:
         group.append(item)
@@ -355,7 +351,7 @@ def _groups(chunked: list[tuple[Article, list[Any]]]) -> Iterator[list[tuple[Art
         yield group
 
 
-def _embed(embedder: Any, texts: list[str]) -> np.ndarray:
+def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = embedder.embed([texts[i] for i in order])
     out = np.empty_like(vectors)

@@ -8,17 +8,31 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, EngineError, InputError, RagError
-from core.records import REFUSAL, Answer, Article, Filters, Hit, IngestReport, with_as_of
+from core.records import (
+    REFUSAL,
+    Answer,
+    Article,
+    Filters,
+    Hit,
+    IngestReport,
+    Progress,
+    with_as_of,
+)
 from core.settings import Settings
 from index.embed import Embedder, get_embedder
 from index.manifest import ArticleInfo, Manifest
 from index.onnx_embed import OnnxMiniLM, onnx_embedder
+from rag.engine import Condenser, Engine, Loadable
 
 if TYPE_CHECKING:
+    from index.pipeline import Indexer
+    from index.store import ChromaStore
     from index.verify import Problem, RebuildReport
+    from rag.fusion import RerankWeights
+    from rag.retrieve import HybridRetriever
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +62,9 @@ class Assistant:
         self.ingest_embedder = onnx if self.settings.onnx_ingest else self.embedder
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None
-        self._store: Any = None
-        self._retriever: Any = None
-        self._engines: dict[str, Any] = {}
+        self._store: ChromaStore | None = None
+        self._retriever: HybridRetriever | None = None
+        self._engines: dict[str, Engine] = {}
         self._auto: str | None = None  # what engine="auto" resolved to
         self._background: Embedder | None = None  # see _background_embedder
 
@@ -66,7 +80,7 @@ class Assistant:
         return self._manifest
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ChromaStore:
         if self._store is None:
             from index.store import ChromaStore
             self._store = ChromaStore(self.settings.data_dir, self.settings.chroma_url,
@@ -75,7 +89,7 @@ class Assistant:
         return self._store
 
     @property
-    def retriever(self) -> Any:
+    def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
                 from rag.retrieve import HybridRetriever
@@ -85,7 +99,7 @@ class Assistant:
             return self._retriever
 
     @contextmanager
-    def _indexer(self, embedder: Embedder | None = None) -> Iterator[Any]:
+    def _indexer(self, embedder: Embedder | None = None) -> Iterator[Indexer]:
         """An Indexer writing through a manifest connection of its own: questions answered
         meanwhile read the manifest's committed state through `self.manifest`, never the
         writer's open transaction."""
@@ -110,7 +124,7 @@ class Assistant:
 
     # --- ingest side --------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path] | str | Path,
-               progress: Any = None, *, background: bool = False,
+               progress: Progress | None = None, *, background: bool = False,
                prune: bool = False) -> IngestReport:
         """Index files or folders; unchanged articles are skipped, changed ones replaced.
         Articles from files no longer in a given folder are reported (deleted with `prune`).
@@ -139,7 +153,7 @@ class Assistant:
         return verify(self.settings, self.manifest, self.store, self.embedder,
                       probes=PROBES if probes is None else probes)
 
-    def rebuild(self, progress: Any = None) -> RebuildReport:
+    def rebuild(self, progress: Progress | None = None) -> RebuildReport:
         """Re-chunk and re-embed every stored article into a fresh collection and keyword
         table (after damage, or for new chunking settings or embedding model)."""
         from index.verify import rebuild
@@ -153,7 +167,8 @@ class Assistant:
         from index.transfer import export_jsonl
         return export_jsonl(self.manifest, path)
 
-    def import_articles(self, path: str | Path, progress: Any = None) -> IngestReport:
+    def import_articles(self, path: str | Path, progress: Progress | None = None
+                        ) -> IngestReport:
         """Index the articles of an `export` file as they are (same ids, texts and metadata)."""
         from index.transfer import import_jsonl
         with self._indexer() as indexer:
@@ -166,10 +181,14 @@ class Assistant:
         return self.manifest.article(article_id)
 
     # --- query side ---------------------------------------------------------------------------
-    def retrieve(self, question: str, filters: Filters | None = None,
-                 k: int | None = None, **options: Any) -> list[Hit]:
-        """Passages for a question: hybrid by default (options: mode, rerank, collapse)."""
-        return self.retriever.search(question, k or self.settings.top_k, filters, **options)
+    def retrieve(self, question: str, filters: Filters | None = None, k: int | None = None, *,
+                 mode: str = "hybrid", rerank: bool | None = None,
+                 collapse: bool | None = None,
+                 weights: RerankWeights | None = None) -> list[Hit]:
+        """Passages for a question: hybrid by default; `mode` ("hybrid", "dense", "keyword"),
+        `rerank`, `collapse` and `weights` override the settings for this search."""
+        return self.retriever.search(question, k or self.settings.top_k, filters, mode=mode,
+                                     rerank=rerank, collapse=collapse, weights=weights)
 
     def engine_name(self, name: str | None = None) -> str:
         """The engine `name` stands for ('auto' resolved), without loading it."""
@@ -182,7 +201,7 @@ class Assistant:
                 self._auto = "local" if is_local_available() else "extractive"
             return self._auto
 
-    def engine(self, name: str | None = None) -> Any:
+    def engine(self, name: str | None = None) -> Engine:
         """The answer engine by name ('auto' = local LLM when installed, else extractive)."""
         name = self.engine_name(name)
         with self._lock:
@@ -191,11 +210,10 @@ class Assistant:
                     # the learned sentence scorer (rag/data/scorer.json) reads question and
                     # sentence vectors from the question embedder
                     from rag.learned import LearnedExtractiveEngine
-                    self._engines[name] = LearnedExtractiveEngine(
-                        embed=self.query_embedder.embed)
+                    engine: Engine = LearnedExtractiveEngine(embed=self.query_embedder.embed)
                 elif name == "local":
                     from rag.llm.local import LocalEngine
-                    self._engines[name] = LocalEngine(
+                    engine = LocalEngine(
                         self.settings, precheck=self.settings.llm_precheck,
                         refuse_below=self.settings.llm_refuse_below)
                 elif name == "openai":
@@ -203,11 +221,12 @@ class Assistant:
                         raise ConfigError("the openai engine needs openai_base_url "
                                           "(NEWSCITE_OPENAI_BASE_URL or --openai-url)")
                     from rag.llm.openai import OpenAIEngine
-                    self._engines[name] = OpenAIEngine(
+                    engine = OpenAIEngine(
                         self.settings, precheck=self.settings.llm_precheck,
                         refuse_below=self.settings.llm_refuse_below)
                 else:
                     raise ConfigError(f"unknown engine {name!r}")
+                self._engines[name] = engine
             return self._engines[name]
 
     def warm_up(self) -> None:
@@ -215,9 +234,15 @@ class Assistant:
         and start reading the manifest into the OS page cache (see `prefetch`)."""
         self.query_embedder.embed(["warm up"])
         self.prefetch()
-        engine = self.engine()
-        if hasattr(engine, "load"):
+        self.load_engine()
+
+    def load_engine(self, name: str | None = None) -> Engine:
+        """The engine `name` (default: the settings' engine), its model loaded now when it has
+        one (`Loadable`), rather than on its first question."""
+        engine = self.engine(name)
+        if isinstance(engine, Loadable):
             engine.load()
+        return engine
 
     def prefetch(self) -> threading.Thread:
         """Start reading the manifest database (every hit's text and metadata come from it)
@@ -243,11 +268,14 @@ class Assistant:
             notices.append(f"The question was longer than {limit} characters and was shortened.")
         return question, notices
 
-    def condense(self, question: str, history: History | None, engine: Any = None) -> str:
+    def condense(self, question: str, history: History | None,
+                 engine: Engine | None = None) -> str:
+        """A follow-up question made standalone: by the engine when it is a `Condenser` and
+        the question leans on the conversation, else by the heuristic."""
         if not history:
             return question
         from rag.condense import condense_heuristic, needs_context
-        if engine is not None and hasattr(engine, "condense") and needs_context(question):
+        if isinstance(engine, Condenser) and needs_context(question):
             try:
                 return engine.condense(question, history) or question
             except EngineError as exc:

@@ -160,7 +160,7 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     numbering: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
-    pieces: list[tuple[str, tuple[int, ...], bool]] = []
+    pieces: list[tuple[str, tuple[int, ...], str]] = []
     for sent in parse(draft):
         numbers: list[int] = []
         checks = []

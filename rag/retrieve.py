@@ -17,36 +17,45 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.records import Filters, Hit
+from core.settings import Settings
 from index.embed import Embedder
-from index.store import ChromaStore, published_ts
+from index.store import ChromaStore, hit_from_chroma, published_ts
 
-if TYPE_CHECKING:
-    from index.keyword import Passage
+if TYPE_CHECKING:  # heavy: llama-index is imported when first used
+    from chromadb.api.models.Collection import Collection
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.vector_stores.types import MetadataFilters
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
     from rag.fusion import RerankWeights
 
 logger = logging.getLogger(__name__)
 
 
-def make_llama_embedding(embedder: Embedder) -> Any:
+def make_llama_embedding(embedder: Embedder) -> BaseEmbedding:
     """Wrap an Embedder as a llama-index BaseEmbedding (imported lazily: llama-index is heavy)."""
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import PrivateAttr
 
     class _Embedding(BaseEmbedding):
-        _embedder: Any = PrivateAttr()
+        _embedder: Embedder = PrivateAttr()
 
         def __init__(self, inner: Embedder) -> None:
             super().__init__(model_name=inner.name, embed_batch_size=32)
             self._embedder = inner
 
         def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed([query])[0].tolist()
+            vector: list[float] = self._embedder.embed([query])[0].tolist()
+            return vector
 
         def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed([text])[0].tolist()
+            vector: list[float] = self._embedder.embed([text])[0].tolist()
+            return vector
 
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed(texts).tolist()
+            vectors: list[list[float]] = self._embedder.embed(texts).tolist()
+            return vectors
 
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
@@ -54,7 +63,7 @@ def make_llama_embedding(embedder: Embedder) -> Any:
     return _Embedding(embedder)
 
 
-def to_llama_filters(filters: Filters | None) -> Any:
+def to_llama_filters(filters: Filters | None) -> MetadataFilters | None:
     """Filters -> llama-index MetadataFilters (None when empty)."""
     if filters is None or filters.is_empty():
         return None
@@ -64,7 +73,7 @@ def to_llama_filters(filters: Filters | None) -> Any:
         MetadataFilters,
     )
 
-    parts: list[MetadataFilter] = []
+    parts: list[MetadataFilter | MetadataFilters] = []
     if filters.sources:
         parts.append(MetadataFilter(key="source", value=list(filters.sources),
                                     operator=FilterOperator.IN))
@@ -78,21 +87,6 @@ def to_llama_filters(filters: Filters | None) -> Any:
         parts.append(MetadataFilter(key="published_ts", value=published_ts(filters.date_to),
                                     operator=FilterOperator.LTE))
     return MetadataFilters(filters=parts)
-
-
-def hit_from_metadata(chunk_id: str, text: str, meta: dict[str, Any], score: float,
-                      scores: dict[str, float] | None = None) -> Hit:
-    """A Hit from a chunk's stored flat metadata (see index.store.chunk_metadata)."""
-    return Hit(chunk_id=chunk_id, article_id=str(meta.get("article_id", "")),
-               title=str(meta.get("title", "")), text=text, start=int(meta.get("start", 0)),
-               end=int(meta.get("end", 0)), score=float(score), source=meta.get("source") or None,
-               published=meta.get("published") or None, url=meta.get("url") or None,
-               position=int(meta.get("position", 0)), scores=scores or {})
-
-
-def node_to_hit(node: Any, score: float) -> Hit:
-    return hit_from_metadata(node.node_id, node.get_content(), node.metadata, score,
-                             {"dense": float(score)})
 
 
 _threads_lock = threading.Lock()
@@ -142,58 +136,50 @@ def query_threads() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
-PassageLookup = Callable[[Sequence[str]], "dict[str, Passage]"]
+# chunk ids -> unscored Hits, for the ids the manifest has committed (`KeywordSearcher.passages`)
+PassageLookup = Callable[[Sequence[str]], dict[str, Hit]]
 
 
-def passage_metadata(p: Passage) -> dict[str, Any]:
-    """A manifest passage's metadata, in the flat form Chroma stores (see hit_from_metadata)."""
-    return {"article_id": p.article_id, "title": p.title, "start": p.start, "end": p.end,
-            "position": p.position, "source": p.source or "", "published": p.published or "",
-            "url": p.url or ""}
-
-
-def manifest_vector_store(collection: Any, passages: PassageLookup) -> Any:
-    """llama-index's ChromaVectorStore, but asking Chroma for ids and distances only and
-    taking each hit's text and metadata from the manifest (`passages`).
+def ids_only_vector_store(collection: Collection) -> ChromaVectorStore:
+    """llama-index's ChromaVectorStore (which turns llama-index metadata filters into Chroma's
+    `where`), asking Chroma for ids and distances only: no documents, metadata or nodes.
 
     Chroma keeps metadata as one row per key, so fetching the hits' documents and metadata
     costs several times what ids and distances alone do, with a long tail (the manifest
     answers the rest cheaply). Ids the manifest does not
     know (an ingest that has not committed, or died) are left out, as they must be anyway.
     """
-    from llama_index.core.schema import TextNode
     from llama_index.core.vector_stores.types import VectorStoreQueryResult
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    class ManifestChromaVectorStore(ChromaVectorStore):
-        def _query(self, query_embeddings: list[float], n_results: int, where: dict,
-                   **kwargs: Any) -> VectorStoreQueryResult:
+    class IdsOnlyChromaVectorStore(ChromaVectorStore):
+        def __init__(self, chroma_collection: Collection) -> None:
+            super().__init__(chroma_collection=chroma_collection)
+
+        def _query(self, query_embeddings: list[float], n_results: int,
+                   where: dict[str, Any] | None, **kwargs: Any) -> VectorStoreQueryResult:
             kwargs.setdefault("include", ["distances"])
             if where:
                 kwargs["where"] = where
             got = self._collection.query(query_embeddings=query_embeddings,
                                          n_results=n_results, **kwargs)
-            ids, distances = got["ids"][0], got["distances"][0]
-            known = passages(ids)
-            nodes, similarities, kept = [], [], []
-            for cid, distance in zip(ids, distances):
-                p = known.get(cid)
-                if p is None:
-                    continue
-                nodes.append(TextNode(id_=cid, text=p.text, metadata=passage_metadata(p)))
-                similarities.append(math.exp(-distance))  # as ChromaVectorStore scores
-                kept.append(cid)
-            return VectorStoreQueryResult(nodes=nodes, similarities=similarities, ids=kept)
+            ids: list[str] = got["ids"][0]
+            distances: list[float] = (got["distances"] or [[]])[0]
+            # similarity as ChromaVectorStore scores it
+            return VectorStoreQueryResult(ids=ids,
+                                          similarities=[math.exp(-d) for d in distances])
 
-    return ManifestChromaVectorStore(chroma_collection=collection)
+    return IdsOnlyChromaVectorStore(chroma_collection=collection)
 
 
 class DenseRetriever:
     """Top-k chunks by embedding similarity: a `VectorStoreQuery` to llama-index's
     ChromaVectorStore, which turns llama-index metadata filters into Chroma's `where`.
 
-    Hits' texts and metadata come from `passages` (the manifest's lookup), and only chunks it
-    knows, the committed ones, are returned (see `manifest_vector_store`). The store is queried
+    Chroma answers ids and distances (`ids_only_vector_store`); each hit is the manifest's
+    passage (`passages`) with its score, so only chunks the manifest knows, the committed ones,
+    are returned (Chroma may hold chunks of an ingest that has not committed, or died). The
+    store is queried
     directly rather than through a `VectorIndexRetriever`: with the question already embedded,
     the retriever only wraps the same call in instrumentation spans and `NodeWithScore`s, a
     cost that showed up in every question's latency.
@@ -203,7 +189,8 @@ class DenseRetriever:
 
     def __init__(self, store: ChromaStore, embedder: Embedder, passages: PassageLookup) -> None:
         self.embedder = embedder
-        self.vector_store = manifest_vector_store(store.collection, passages)
+        self.passages = passages
+        self.vector_store = ids_only_vector_store(store.collection)
         self._vectors: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -215,7 +202,7 @@ class DenseRetriever:
                 self._vectors.move_to_end(query)
                 return got
         with query_threads():
-            vector = self.embedder.embed([query])[0].tolist()
+            vector: list[float] = self.embedder.embed([query])[0].tolist()
         with self._lock:
             self._vectors[query] = vector
             while len(self._vectors) > self.CACHE_SIZE:
@@ -235,8 +222,14 @@ class DenseRetriever:
         vector = list(query_vector) if query_vector is not None else self.embed_query(query)
         result = self.vector_store.query(VectorStoreQuery(
             query_embedding=vector, similarity_top_k=k, filters=to_llama_filters(filters)))
-        return [node_to_hit(node, score)
-                for node, score in zip(result.nodes or [], result.similarities or [])]
+        ids = result.ids or []
+        known = self.passages(ids)
+        hits = []
+        for cid, similarity in zip(ids, result.similarities or []):
+            passage = known.get(cid)
+            if passage is not None:
+                hits.append(passage.rescored(similarity, {"dense": similarity}))
+        return hits
 
 
 _AS_OF = re.compile(r"\bas of ([A-Z][a-z]+ \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]+ \d{4}|\d{4}-\d{2}-\d{2})")
@@ -272,7 +265,7 @@ class HybridRetriever:
 
     MODES = ("hybrid", "dense", "keyword")
 
-    def __init__(self, settings: Any, store: ChromaStore, embedder: Embedder,
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder,
                  keyword_db: str) -> None:
         from index.keyword import KeywordSearcher
         from rag import fusion
@@ -344,25 +337,22 @@ class HybridRetriever:
             query, n, sources=f.sources, article_ids=f.article_ids,
             date_from=published_ts(f.date_from), date_to=published_ts(f.date_to))]
 
-    def _passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+    def _passages(self, chunk_ids: Sequence[str]) -> dict[str, Hit]:
         """The manifest's passages; their stored sentence terms go to the reranker's cache."""
         from rag import fusion
 
-        found = self.keyword.passages(chunk_ids)
-        for p in found.values():
-            fusion.remember(p.text, p.sentence_terms)
-        return found
+        return self.keyword.passages(chunk_ids, stored_terms=fusion.remember)
 
     def _keyword_hits(self, missing: list[str]) -> dict[str, Hit]:
         """Keyword-only hits: text and metadata from the manifest (no Chroma round trip), and
         from Chroma for ids the manifest cannot place."""
-        out = {cid: hit_from_metadata(cid, p.text, passage_metadata(p), 0.0)
-               for cid, p in self._passages(missing).items()}
+        out = self._passages(missing)
         missing = [cid for cid in missing if cid not in out]
         if missing:
             got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                out[cid] = hit_from_metadata(cid, doc or "", meta or {}, 0.0)
+            for cid, doc, meta in zip(got["ids"], got["documents"] or [],
+                                      got["metadatas"] or []):
+                out[cid] = hit_from_chroma(cid, doc, meta)
         return out
 
     def second_stage(self, query: str, hits: list[Hit], k: int, *, rerank: bool = True,
@@ -384,7 +374,8 @@ class HybridRetriever:
         return hits[:k]
 
 
-def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | None = None) -> Any:
+def as_llama_retriever(retriever: HybridRetriever, k: int, filters: Filters | None = None
+                       ) -> BaseRetriever:
     """The hybrid retriever as a llama-index BaseRetriever, for llama-index query/chat engines.
 
     Nodes keep newscite's chunk id, exact offsets (`start_char_idx`/`end_char_idx` into the

@@ -16,8 +16,8 @@ import numpy as np
 
 from core import text as tx
 from core.records import Hit
-from core.text import sentence_spans
-from rag.fusion import analyse, fast_terms, title_terms
+from core.text import query_terms, sentence_spans
+from rag.fusion import analyse, title_terms
 
 FORMAT = 1
 # in the order of the weight vectors in scorer.json
@@ -68,7 +68,7 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
 def sentences(question: str, hits: Sequence[Hit], embed: Embed | None = None
               ) -> list[Sentence]:
     """Every sentence of the hits with the features the model reads."""
-    q_list = fast_terms(question)
+    q_list = query_terms(question)
     q_terms = set(q_list)
     q_pairs = set(pairwise(q_list))
     q_names = tx.names(" " + question)
@@ -167,7 +167,7 @@ class Model:
             return np.zeros(0)
         x = (np.array([[r.features.get(f, 0.0) for f in self.features] for r in rows])
              - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+        return np.asarray(1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias))))
 
     def gate(self, values: dict[str, float]) -> float:
         x = np.array([values.get(f, 0.0) for f in self.gate_features])

@@ -71,10 +71,10 @@ def _combiner(name: str, data: dict[str, Any]) -> Combiner:
     unknown = set(features) - set(LEXICAL) - set(SEMANTIC)
     if unknown:
         raise ValueError(f"support model {name!r} uses unknown features: {sorted(unknown)}")
-    arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
-    if any(a.shape != (len(features),) for a in arrays):
+    mean, scale, coef = (np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef"))
+    if any(a.shape != (len(features),) for a in (mean, scale, coef)):
         raise ValueError(f"support model {name!r}: weights do not match its feature list")
-    return Combiner(name, features, *arrays, float(data["intercept"]),
+    return Combiner(name, features, mean, scale, coef, float(data["intercept"]),
                     float(data["thresholds"]["supported"]), float(data["thresholds"]["partial"]))
 
 

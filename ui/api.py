@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator, Generator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +22,8 @@ from core.errors import (
     RagError,
     StoreError,
 )
-from core.records import Answer
+from core.records import Answer, Filters
+from index.formats import extensions_text
 from index.load import web_url
 from ui import render
 from ui.service import (
@@ -36,9 +37,13 @@ from ui.service import (
     parse_history,
 )
 
+if TYPE_CHECKING:
+    from rag.assistant import StreamEvent
+
 logger = logging.getLogger(__name__)
 
 Engine = Literal["auto", "extractive", "local", "openai"]
+UPLOAD_FILES = f"one or more files: {extensions_text()}"
 
 
 class FiltersIn(BaseModel):
@@ -98,7 +103,7 @@ def status_for(exc: RagError) -> int:
     return 500
 
 
-def error_response(exc: Exception) -> JSONResponse:
+def error_response(exc: BaseException) -> JSONResponse:
     if isinstance(exc, RagError):
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
     logger.error("unexpected error", exc_info=exc)
@@ -116,7 +121,7 @@ def citation_events(answer: Answer) -> list[dict[str, Any]]:
     return out
 
 
-def sse(event: str, data: Any) -> str:
+def sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
@@ -125,7 +130,7 @@ def _history(body: AskIn) -> list[tuple[str, str]]:
     return parse_history(raw)
 
 
-def _filters(body: AskIn) -> Any:
+def _filters(body: AskIn) -> Filters | None:
     f = body.filters
     filters = None if f is None else make_filters(f.sources, f.date_from, f.date_to,
                                                   f.article_ids)
@@ -149,7 +154,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         except RagError:  # an unusable engine: the question itself reports it
             return limits["extractive"]
 
-    def _start(body: AskIn) -> Iterator[Any]:
+    def _start(body: AskIn) -> Generator[StreamEvent, None, None]:
         return library.ask_stream(body.question, _history(body), _filters(body), body.engine,
                                   body.top_k)
 
@@ -172,7 +177,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
     @router.post("/ask/stream", summary="Answer as server-sent events",
                  response_class=StreamingResponse,
                  responses={200: {"content": {"text/event-stream": {}}}})
-    async def ask_stream(body: AskIn) -> Any:
+    async def ask_stream(body: AskIn) -> Response:
         """Events: `token` {"text"}, then `citation` (a citation with answer_start/answer_end),
         then `final` (the whole Answer), or `error` {"message"} if it fails midway."""
         # one slot of the ask limiter for the whole stream, held on behalf of this request
@@ -192,7 +197,7 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
                 while event is not None:
                     if event.kind == "token":
                         yield sse("token", {"text": event.text})
-                    elif event.kind == "final":
+                    elif event.kind == "final" and event.answer is not None:
                         for citation in citation_events(event.answer):
                             yield sse("citation", citation)
                         yield sse("final", event.answer.to_dict())
@@ -233,12 +238,11 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
                  responses={200: {"description": "with wait=true: the ingest report"},
                             413: {"description": "a file is over the size limit"},
                             415: {"description": "a file type is not allowed"}})
-    async def upload(files: list[UploadFile] = File(..., description="one or more files: "
-                     ".txt .md .html .htm .json .jsonl"),
+    async def upload(files: list[UploadFile] = File(..., description=UPLOAD_FILES),
                      wait: bool = Query(False, description="answer when the files are "
                                         "indexed, with the ingest report"),
                      replace: bool = Query(False, description="delete the articles uploaded "
-                                           "earlier under the same file names")) -> Any:
+                                           "earlier under the same file names")) -> Response:
         """Saves the files and starts a background job that indexes them; answers 202 with the
         job (poll `GET /api/jobs/{id}` for progress and the report). Questions keep being
         answered from the articles indexed so far while it runs. Files are told apart by their
@@ -274,6 +278,8 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
             raise HTTPException(404, f"no job with id {job_id}")
         return job.to_dict()
 
+    # `Any`: it answers a dict or an error Response, and FastAPI would read a union in the
+    # annotation as a response model
     @router.delete("/articles/{article_id}", summary="Remove an article",
                    responses={404: {"description": "no such article"}})
     async def delete(article_id: str) -> Any:

@@ -8,10 +8,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, RagError
-from core.settings import load_settings
+from core.settings import Settings, load_settings
+from index.formats import extensions_text
+
+if TYPE_CHECKING:
+    from core.records import Answer, IngestReport, Progress
+    from rag.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="index article files or folders")
-    p.add_argument("paths", nargs="+", type=Path, help=".txt .md .html .json .jsonl or folders")
+    p.add_argument("paths", nargs="+", type=Path, help=f"{extensions_text()} files or folders")
     p.add_argument("--prune", action="store_true", help="delete the articles indexed from files "
                    "that are no longer in the given folders")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -145,7 +150,7 @@ def _auth_token(args: argparse.Namespace) -> str | None:
     return os.environ.get("NEWSCITE_AUTH_TOKEN") or None
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         "data_dir": getattr(args, "data_dir", None),
         "chroma_url": getattr(args, "chroma_url", None),
@@ -161,7 +166,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 @contextmanager
-def _progress(quiet: bool) -> Iterator[Any]:
+def _progress(quiet: bool) -> Iterator[Progress | None]:
     """A progress callback (done, total) drawing a bar on a terminal; None when quiet."""
     if quiet or not sys.stderr.isatty():
         yield None
@@ -181,7 +186,7 @@ def _progress(quiet: bool) -> Iterator[Any]:
         bar.close()
 
 
-def _print_answer(answer: Any) -> None:
+def _print_answer(answer: Answer) -> None:
     print(answer.text)
     for note in answer.notices:
         print(f"note: {note}")
@@ -193,7 +198,7 @@ def _print_answer(answer: Any) -> None:
             print(f"    {c.url}")
 
 
-def _print_report(report: Any, as_json: bool) -> None:
+def _print_report(report: IngestReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
         return
@@ -204,7 +209,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         print(f"warning: {w}")
 
 
-def _index_command(assistant: Any, args: argparse.Namespace) -> int:
+def _index_command(assistant: Assistant, args: argparse.Namespace) -> int:
     if args.index_command == "verify":
         problems = assistant.verify()
         if args.json:

@@ -10,10 +10,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from core.errors import RagError
-from core.records import IngestReport
+from core.records import IngestReport, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,8 @@ INGEST_NICENESS = 10
 KEEP_FINISHED = 50  # finished jobs remembered for their status pages
 GENERIC_ERROR = "Something went wrong; the details are in the server log."
 
-Progress = Callable[[int, int], None]
-Runner = Callable[[Sequence[Any], Progress], IngestReport]
+F = TypeVar("F")  # what a job indexes (the server's saved uploads)
+Runner = Callable[[Sequence[F], Progress], IngestReport]
 
 
 @dataclass(frozen=True)
@@ -62,18 +62,18 @@ def _lower_priority() -> None:
         logger.info("ingest runs at normal priority: %s", exc)
 
 
-class IngestJobs:
+class IngestJobs(Generic[F]):
     """A queue of ingest jobs run one at a time on a low-priority thread."""
 
-    def __init__(self, run: Runner) -> None:
+    def __init__(self, run: Runner[F]) -> None:
         self._run = run
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._cond = threading.Condition()
-        self._queue: queue.Queue[tuple[str, Sequence[Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Sequence[F]] | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
 
-    def submit(self, files: Sequence[Any], names: Sequence[str]) -> Job:
+    def submit(self, files: Sequence[F], names: Sequence[str]) -> Job:
         """Queue `files` (what the runner takes) for indexing; `names` are shown to users."""
         with self._cond:
             job = Job(id=f"job-{next(self._ids)}", files=tuple(names))

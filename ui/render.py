@@ -4,10 +4,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from core.records import Answer, Citation, Hit
+from core.records import Answer, Article, Citation, Hit
+
+if TYPE_CHECKING:
+    from index.manifest import ArticleInfo
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 LIBRARY_ROWS = 300  # rows drawn at once in the Library tab
@@ -207,7 +210,7 @@ def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
     return "".join(parts)
 
 
-def article_page(article: Any, start: int | None, end: int | None) -> str:
+def article_page(article: Article, start: int | None, end: int | None) -> str:
     """A standalone page with the whole article, start..end marked (id="hl") to scroll to."""
     text = article.text
     if start is not None and end is not None and 0 <= start < end <= len(text):
@@ -228,7 +231,7 @@ def article_page(article: Any, start: int | None, end: int | None) -> str:
         f"<div class=\"text\">{body}</div></body></html>")
 
 
-def library_html(infos: Sequence[Any], query: str = "") -> str:
+def library_html(infos: Sequence[ArticleInfo], query: str = "") -> str:
     q = (query or "").strip().lower()
     rows = [a for a in infos
             if not q or q in " ".join(str(x or "") for x in (a.title, a.source, a.published,

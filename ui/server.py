@@ -8,10 +8,16 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 import anyio
+
+if TYPE_CHECKING:  # heavy: loaded when an app is made
+    from fastapi import FastAPI
+
+    from core.settings import Settings
+    from rag.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +105,11 @@ class Guard:
 
     def _ok(self, value: str | None) -> bool:
         return bool(value) and self.token is not None and hmac.compare_digest(
-            value.encode("utf-8", "replace"), self.token)
+            (value or "").encode("utf-8", "replace"), self.token)
 
     def _cookie_ok(self, value: str | None) -> bool:
         return bool(value) and bool(self.cookie) and hmac.compare_digest(
-            value.encode("utf-8", "replace"), self.cookie.encode())
+            (value or "").encode("utf-8", "replace"), self.cookie.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -238,9 +244,9 @@ async def _reply(scope: Scope, send: Send, status: int, body: dict[str, Any],
     await send({"type": "http.response.body", "body": data})
 
 
-def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
+def create_app(assistant: Assistant, *, max_upload_bytes: int = 5_000_000,
                queue_size: int = 64, auth_token: str | None = None,
-               allowed_hosts: frozenset[str] | set[str] | None = None) -> Any:
+               allowed_hosts: frozenset[str] | set[str] | None = None) -> FastAPI:
     """A FastAPI app: REST API under /api (OpenAPI at /docs), /article/{id}, Gradio at /.
 
     With `auth_token`, every route (REST, article pages, the web UI and Gradio's own) answers
@@ -273,7 +279,7 @@ def create_app(assistant: Any, *, max_upload_bytes: int = 5_000_000,
     blocks = build_blocks(library)
     blocks.queue(max_size=queue_size, default_concurrency_limit=1)
     data_dir = str(Path(assistant.settings.data_dir).resolve())
-    app = gr.mount_gradio_app(
+    gr.mount_gradio_app(  # mounts the web chat on `app` (and returns that same app)
         app, blocks, path="/", server_name="127.0.0.1", show_error=False,
         max_file_size=max_upload_bytes, allowed_paths=[], blocked_paths=[data_dir],
         footer_links=["api"], ssr_mode=False, mcp_server=False, css=render.CSS)
@@ -289,7 +295,7 @@ def _timely_protocol() -> type:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class TimelyH11Protocol(H11Protocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._first_request = self.loop.call_later(HEADER_TIMEOUT, self._drop_if_silent)
 
@@ -304,14 +310,16 @@ def _timely_protocol() -> type:
     return TimelyH11Protocol
 
 
-def _warm_engine_in_background(assistant: Any) -> None:
+def _warm_engine_in_background(assistant: Assistant) -> None:
     """Load the LLM (when the default engine uses one) while the server starts answering."""
     import threading
+
+    from rag.engine import Loadable
 
     def work() -> None:
         try:
             engine = assistant.engine()
-            if hasattr(engine, "load"):
+            if isinstance(engine, Loadable):
                 engine.load()
                 logger.warning("the %s answer engine is loaded", engine.name)
         except Exception as exc:  # the first question reports it properly
@@ -320,7 +328,7 @@ def _warm_engine_in_background(assistant: Any) -> None:
     threading.Thread(target=work, name="warm-engine", daemon=True).start()
 
 
-def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
           ingest: Sequence[str | Path] = (), auth_token: str | None = None,
           insecure: bool = False) -> None:
     """Index `ingest` folders (if any), then serve until interrupted.
@@ -340,7 +348,7 @@ def serve(settings: Any, host: str = "127.0.0.1", port: int = 7860,
         release_serving(data_dir)
 
 
-def _serve(settings: Any, host: str, port: int, shown: str, ingest: Sequence[str | Path],
+def _serve(settings: Settings, host: str, port: int, shown: str, ingest: Sequence[str | Path],
            auth_token: str | None) -> None:
     import uvicorn
 

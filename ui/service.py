@@ -9,20 +9,24 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from core.errors import IndexLockedError, InputError, RagError
 from core.records import Answer, Article, Filters, IngestReport, Skipped
 from core.settings import ENGINES
+from index.formats import EXTENSIONS, extensions_text
 from index.manifest import ArticleInfo
+
+if TYPE_CHECKING:
+    from rag.assistant import Assistant, StreamEvent
+    from ui.jobs import Job
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 DEFAULT_MAX_UPLOAD_BYTES = 5_000_000
 MAX_TOP_K = 20
 EXTRACTIVE_CONCURRENCY = 8  # extractive answers at once (tens of ms each)
@@ -96,13 +100,13 @@ def safe_filename(name: str) -> str:
 
 def check_extension(name: str) -> str:
     ext = Path(name).suffix.lower()
-    if ext not in ALLOWED_EXTENSIONS:
+    if ext not in EXTENSIONS:
         raise UnsupportedFileTypeError(
-            f"{safe_filename(name)}: unsupported file type; use {' '.join(ALLOWED_EXTENSIONS)}")
+            f"{safe_filename(name)}: unsupported file type; use {extensions_text()}")
     return ext
 
 
-def parse_history(raw: Any) -> History:
+def parse_history(raw: Iterable[object] | None) -> History:
     """[[question, answer], ...] or [{"question": ..., "answer": ...}, ...] -> pairs."""
     if not raw:
         return []
@@ -169,7 +173,7 @@ _CURATED: tuple[tuple[str, tuple[str, ...]], ...] = (
 class Library:
     """Thread-safe front for one Assistant: answers read, ingest/delete write (one at a time)."""
 
-    def __init__(self, assistant: Any, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    def __init__(self, assistant: Assistant, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                  upload_dir: Path | None = None) -> None:
         from ui.jobs import IngestJobs
 
@@ -231,7 +235,7 @@ class Library:
         return out
 
     # --- answering ----------------------------------------------------------------------------
-    def _check_top_k(self, top_k: int | None) -> dict[str, Any]:
+    def _check_top_k(self, top_k: int | None) -> dict[str, int]:
         """Extra keyword arguments for Assistant.ask_stream honouring a per-question top_k."""
         if top_k is None or top_k == self.assistant.settings.top_k:
             return {}
@@ -241,7 +245,7 @@ class Library:
 
     def ask_stream(self, question: str, history: Sequence[tuple[str, str]] | None = None,
                    filters: Filters | None = None, engine: str | None = None,
-                   top_k: int | None = None) -> Iterator[Any]:
+                   top_k: int | None = None) -> Generator[StreamEvent, None, None]:
         """Assistant.ask_stream under the read lock (released when the stream ends or closes)."""
         if not isinstance(question, str) or not question.strip():
             raise InputError("the question is empty")
@@ -251,10 +255,11 @@ class Library:
         return self._locked_stream(question, list(history or ()), filters, engine, extra)
 
     def _locked_stream(self, question: str, history: History, filters: Filters | None,
-                       engine: str | None, extra: dict[str, Any]) -> Iterator[Any]:
+                       engine: str | None, extra: dict[str, int]
+                       ) -> Generator[StreamEvent, None, None]:
         with self._slots[self.engine_kind(engine)], self.lock.read():
             yield from self.assistant.ask_stream(question, history or None, filters, engine,
-                                                 **extra)
+                                                 top_k=extra.get("top_k"))
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None,
             filters: Filters | None = None, engine: str | None = None,
@@ -291,7 +296,7 @@ class Library:
             raise
         return Upload(safe_filename(name), partial, digest.hexdigest())
 
-    def submit_uploads(self, uploads: Sequence[Upload], replace: bool = False) -> Any:
+    def submit_uploads(self, uploads: Sequence[Upload], replace: bool = False) -> Job:
         """Queue saved uploads for indexing by a background job; returns the `ui.jobs.Job`.
 
         Uploads are told apart by content: a different file under a name already uploaded is a
@@ -334,8 +339,8 @@ class Library:
             for target in fresh:  # nothing indexed: do not keep new files around
                 self._remove_file(target)
             raise
-        for skipped in report.skipped:  # not an article (empty, binary...): not kept either
-            self._remove_file(Path(skipped.path.split("#", 1)[0]), unless_indexed=True)
+        for item in report.skipped:  # not an article (empty, binary...): not kept either
+            self._remove_file(Path(item.path.split("#", 1)[0]), unless_indexed=True)
         replaced = self._replace_older([up for up in uploads if up.replace], targets)
         if replaced:
             report = dataclasses.replace(report, removed=report.removed + tuple(replaced))

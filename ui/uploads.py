@@ -5,6 +5,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
 import anyio
@@ -202,7 +203,7 @@ def _multipart_boundary(scope: Scope) -> bytes | None:
     return options.get(b"boundary") or None
 
 
-async def _write(body: Any, chunk: bytes, size: int) -> None:
+async def _write(body: SpooledTemporaryFile[bytes], chunk: bytes, size: int) -> None:
     """Append to the spooled body; off the event loop once it lives on disk."""
     if size > SPOOL_MEMORY:
         await anyio.to_thread.run_sync(body.write, chunk)
@@ -210,7 +211,7 @@ async def _write(body: Any, chunk: bytes, size: int) -> None:
         body.write(chunk)
 
 
-def _replay(body: Any, size: int, receive: Receive) -> Receive:
+def _replay(body: SpooledTemporaryFile[bytes], size: int, receive: Receive) -> Receive:
     """A `receive` that hands the checked body on in pieces, then waits on the client."""
     left, done = size, False
 

@@ -6,15 +6,15 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import gradio as gr
 
 from core.errors import RagError
 from core.settings import ENGINES
+from index.formats import EXTENSIONS, extensions_text
 from ui import render
 from ui.service import (
-    ALLOWED_EXTENSIONS,
     GENERIC_ERROR,
     MAX_TOP_K,
     Library,
@@ -25,7 +25,7 @@ from ui.service import (
 logger = logging.getLogger(__name__)
 
 STREAM_EVERY = 0.05  # seconds between redraws while tokens arrive
-PRIVATE = {"api_visibility": "private"}
+PRIVATE: Final = "private"  # the `api_visibility` of handlers that are not a public API
 
 
 def _fail(exc: Exception) -> gr.Error:
@@ -134,6 +134,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             raise gr.Error(f"No article with id {html.escape(article_id)}.")
         return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
 
+    demo: gr.Blocks
     with gr.Blocks(title="newscite", analytics_enabled=False) as demo:
         turns = gr.State([])
         gr.HTML("<h2 style='margin:4px 0'>newscite</h2><div class='nc-meta'>Answers about the "
@@ -158,9 +159,9 @@ def build_blocks(library: Library) -> gr.Blocks:
                 search = gr.Textbox(label="Search articles", elem_id="nc-search",
                                     placeholder="title, outlet, date or id")
                 table = gr.HTML(elem_id="nc-library", js_on_load=None)
-                upload = gr.File(label=f"Add articles ({' '.join(ALLOWED_EXTENSIONS)}, up to "
+                upload = gr.File(label=f"Add articles ({extensions_text()}, up to "
                                        f"{library.max_upload_bytes / 1e6:g} MB each)",
-                                 file_count="multiple", file_types=list(ALLOWED_EXTENSIONS),
+                                 file_count="multiple", file_types=list(EXTENSIONS),
                                  elem_id="nc-upload")
                 replace = gr.Checkbox(False, label="Replace articles uploaded earlier under "
                                       "the same file name", elem_id="nc-replace")
@@ -191,13 +192,13 @@ def build_blocks(library: Library) -> gr.Blocks:
               inputs=[question, turns, engine, top_k, sources, date_from, date_to],
               outputs=[answer_json, chat, question, turns], api_name="ask",
               concurrency_limit=8, concurrency_id="ask", show_progress="minimal")
-        new.click(new_chat, None, [chat, turns, answer_json, question], **PRIVATE)
-        examples.click(lambda sample: sample[0], examples, question, **PRIVATE)
-        demo.load(refresh, search, listing, **PRIVATE)
+        new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
+        examples.click(lambda sample: sample[0], examples, question, api_visibility=PRIVATE)
+        demo.load(refresh, search, listing, api_visibility=PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
-                      **PRIVATE)
+                      api_visibility=PRIVATE)
         add.click(add_files, [upload, search, replace], [status, upload, *listing],
-                  concurrency_limit=1, concurrency_id="write", **PRIVATE)
+                  concurrency_limit=1, concurrency_id="write", api_visibility=PRIVATE)
         remove.click(delete, [victim, search], [status, *listing],
-                     concurrency_limit=1, concurrency_id="write", **PRIVATE)
+                     concurrency_limit=1, concurrency_id="write", api_visibility=PRIVATE)
     return demo

@@ -93,8 +93,9 @@ def test_an_older_manifest_is_upgraded_and_ranks_the_same(tmp_path: Path, seeds_
     # a reader of the old manifest gets no stored terms and still finds the passages
     searcher = KeywordSearcher(str(db_path))
     ids = [cid for cid, _ in rows]
-    old = searcher.passages(ids)
-    assert len(old) == len(ids) and all(p.sentence_terms is None for p in old.values())
+    stored: dict[str, str | None] = {}
+    old = searcher.passages(ids, stored_terms=stored.__setitem__)
+    assert len(old) == len(ids) and all(stored[p.text] is None for p in old.values())
 
     from index.manifest import Manifest
 
@@ -108,7 +109,9 @@ def test_an_older_manifest_is_upgraded_and_ranks_the_same(tmp_path: Path, seeds_
     manifest.close()
     # a reader opened before the upgrade sees the column at its next search (`refresh`)
     searcher.refresh()
-    assert all(p.sentence_terms == upgraded[cid] for cid, p in searcher.passages(ids).items())
+    stored.clear()
+    got = searcher.passages(ids, stored_terms=stored.__setitem__)
+    assert all(stored[p.text] == upgraded[cid] for cid, p in got.items())
 
     again = _ingest(tmp_path, seeds_dir, hash_embedder)
     for q in questions:

@@ -199,3 +199,14 @@ def test_cli_ask_takes_as_of():
     assert args.as_of == "2024-04-12"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["ask", "q", "--as-of", "last week"])
+
+
+def test_upload_docs_and_form_list_the_accepted_formats(client):
+    from index.formats import EXTENSIONS, extensions_text
+
+    spec = client.get("/openapi.json").json()
+    assert extensions_text() in json.dumps(spec)  # the REST docs of POST /api/articles
+    config = client.get("/config").json()  # the web chat's upload field
+    uploads = [c["props"] for c in config["components"] if c["props"].get("elem_id") == "nc-upload"]
+    assert uploads and uploads[0]["file_types"] == list(EXTENSIONS)
+    assert extensions_text() in uploads[0]["label"]

@@ -86,3 +86,15 @@ def test_read_write_lock_lets_writers_wait_for_readers():
             order.append("r")
     t.join(2)
     assert order == ["r", "w"]
+
+
+def test_uploads_accept_exactly_the_formats_the_loader_reads(tmp_path):
+    from index.formats import FORMATS, extensions_text
+    from ui.service import check_extension
+
+    lib = _library(tmp_path)
+    for ext in FORMATS:
+        assert check_extension(f"story{ext.upper()}") == ext
+    assert lib.save_upload("notes.markdown", io.BytesIO(b"# Title\n\nBody.")).name == "notes.markdown"
+    with pytest.raises(UnsupportedFileTypeError, match=extensions_text().replace(".", r"\.")):
+        check_extension("story.pdf")
