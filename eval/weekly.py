@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from eval import metrics as m
+from eval.build import make_system
 from eval.dataset import ROOT, Dataset, Item, article_map, load_articles, locate_support
 from eval.run import Run, Unit, _ask
-from eval.systems import Config, History, make_system
+from eval.systems import Config, History
 from index.embed import Embedder
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,8 @@ class FailingAssistant:
         self.after_tokens = after_tokens
 
     def ask_stream(self, question: str, history: Any = None, filters: Any = None,
-                   engine: Any = None) -> Iterator[StreamEvent]:
+                   engine: Any = None, top_k: Any = None,
+                   as_of: Any = None) -> Iterator[StreamEvent]:
         for i in range(self.after_tokens):
             yield StreamEvent("token", f"piece {i} ")
         raise self.fail
