@@ -172,7 +172,7 @@ def load_server(path: Path, *, n_ctx: int, threads: int, api_key: str | None,
     `api_key` keeps other users of the machine off it. In-process calls need no key.
     """
     try:
-        import xllamacpp  # type: ignore[import-untyped]
+        import xllamacpp
     except ImportError as exc:
         raise EngineError(INSTALL_HINT) from exc
     params = xllamacpp.CommonParams()
