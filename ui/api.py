@@ -72,6 +72,14 @@ class Turn(BaseModel):
     answer: Text
 
 
+class VerifyIn(BaseModel):
+    """A claim (e.g. an answer sentence) and the passage it cites."""
+
+    claim: Text = Field(..., max_length=5_000,
+                        examples=["33 Turkish soldiers were killed in an air strike."])
+    passage: Text = Field(..., max_length=50_000)
+
+
 class AskIn(BaseModel):
     """A question, optionally a follow-up to earlier turns (oldest first)."""
 
@@ -290,6 +298,18 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         if not deleted:
             raise HTTPException(404, f"no article with id {article_id}")
         return {"deleted": article_id}
+
+    @router.post("/verify", summary="Does a passage support a claim?")
+    async def verify_claim(body: VerifyIn) -> dict[str, Any]:
+        """The citation check every answer sentence goes through (`rag.verify`): `state` is
+        supported, partial or unsupported, `score` the fitted probability of support, `span`
+        the offsets of the passage's best supporting sentences, `unsupported` the claim's
+        words (names, numbers, content words) the passage does not state."""
+        from rag.support import verify
+
+        result = await run_in_threadpool(verify, body.claim, body.passage)
+        return {"state": result.state, "score": round(result.score, 4),
+                "span": list(result.span), "unsupported": list(result.unsupported)}
 
     @router.get("/health", summary="Liveness and index size")
     async def health() -> dict[str, Any]:

@@ -210,3 +210,17 @@ def test_upload_docs_and_form_list_the_accepted_formats(client):
     uploads = [c["props"] for c in config["components"] if c["props"].get("elem_id") == "nc-upload"]
     assert uploads and uploads[0]["file_types"] == list(EXTENSIONS)
     assert extensions_text() in uploads[0]["label"]
+
+
+def test_verify_endpoint_gives_the_support_check(client):
+    passage = ("Rahmi Dogan, governor of Turkey's Hatay Province, said 33 Turkish soldiers were "
+               "killed in an air strike in Idlib on February 27.")
+    same = client.post("/api/verify", json={"claim": "33 Turkish soldiers were killed in an "
+                                                       "air strike in Idlib.", "passage": passage})
+    assert same.status_code == 200 and same.json()["state"] == "supported"
+    start, end = same.json()["span"]
+    assert 0 <= start < end <= len(passage)
+    wrong = client.post("/api/verify", json={"claim": "33 Turkish soldiers were killed in an "
+                                                        "air strike in Hatay.", "passage": passage})
+    assert wrong.status_code == 200 and wrong.json()["state"] != "supported"
+    assert client.post("/api/verify", json={"claim": "x"}).status_code == 422
