@@ -98,6 +98,23 @@ class IngestReport:
 REFUSAL = "The articles do not contain the answer to this question."
 
 
+def iso_date(value: str | None, name: str = "date") -> str | None:
+    """`value` as an ISO date (YYYY-MM-DD), None when empty; InputError for anything else
+    ("yesterday", "01/03/2020"). The one date parser of the CLI, the Python API, REST and the
+    web chat."""
+    import datetime
+
+    from core.errors import InputError
+
+    text = (value or "").strip() if isinstance(value, str) or value is None else str(value)
+    if not text:
+        return None
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InputError(f"{name} must be a date like 2020-02-28, not {text[:40]!r}") from None
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrict retrieval to some outlets, a published-date range or some articles."""
@@ -106,6 +123,13 @@ class Filters:
     date_from: str | None = None  # ISO date, inclusive
     date_to: str | None = None  # ISO date, inclusive
     article_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("date_from", "date_to"):
+            object.__setattr__(self, name, iso_date(getattr(self, name), name))
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            from core.errors import InputError
+            raise InputError("date_from is after date_to")
 
     def is_empty(self) -> bool:
         return not (self.sources or self.date_from or self.date_to or self.article_ids)
@@ -133,12 +157,11 @@ class Filters:
 def with_as_of(filters: Filters | None, as_of: str | None) -> Filters | None:
     """`filters` with nothing published after `as_of` (an ISO date: the question's "now");
     an earlier date_to the caller set stays."""
+    as_of = iso_date(as_of, "as_of")
     if not as_of:
         return filters
     import dataclasses
-    import datetime
 
-    as_of = datetime.date.fromisoformat(str(as_of)[:10]).isoformat()  # ValueError if not a date
     base = filters or Filters()
     if base.date_to and base.date_to <= as_of:
         return base

@@ -144,11 +144,10 @@ def _filters(body: AskIn) -> Filters | None:
                                                   f.article_ids)
     if body.as_of is None:
         return filters
-    from core.records import with_as_of
-    from ui.service import _iso_date
+    from core.records import iso_date, with_as_of
 
     # InputError (400) for a date that is not YYYY-MM-DD
-    return with_as_of(filters, _iso_date(body.as_of, "as_of"))
+    return with_as_of(filters, iso_date(body.as_of, "as_of"))
 
 
 def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> APIRouter:

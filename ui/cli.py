@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import ConfigError, RagError
+from core.errors import ConfigError, InputError, RagError
 from core.settings import Settings, load_settings
 from index.formats import extensions_text
 
@@ -21,28 +21,38 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The global options, accepted before the command (`newscite --data-dir D serve`) and after
+    it; given after, they win. Only the top-level parser sets defaults (a subcommand's would
+    overwrite a value given before the command)."""
+    default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
     parser.add_argument("--data-dir", type=Path, help="index folder (default .newscite, "
-                        "or NEWSCITE_DATA_DIR)")
-    parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+                        "or NEWSCITE_DATA_DIR)", **default)  # type: ignore[arg-type]
+    parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000",
+                        **default)  # type: ignore[arg-type]
+    parser.add_argument("--config", type=Path, help="TOML settings file",
+                        **default)  # type: ignore[arg-type]
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details",
+                        **default)  # type: ignore[arg-type]
 
 
 def _iso_date(value: str) -> str:
-    import datetime
+    """argparse's view of `core.records.iso_date` (the one date parser)."""
+    from core.records import iso_date
 
     try:
-        return datetime.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        return iso_date(value) or ""
+    except RagError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("date must", "must")) from None
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", action="append", default=[], help="only this outlet "
                         "(repeatable)")
-    parser.add_argument("--date-from", help="only articles published on or after YYYY-MM-DD")
-    parser.add_argument("--date-to", help="only articles published on or before YYYY-MM-DD")
+    parser.add_argument("--date-from", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="only articles published on or after this date")
+    parser.add_argument("--date-to", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="only articles published on or before this date")
     parser.add_argument("--article", action="append", default=[], help="only this article id "
                         "(repeatable)")
 
@@ -51,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newscite",
         description="Ask questions about news articles; every sentence cites its passage.")
+    _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="index article files or folders")
@@ -244,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     assistant = Assistant(settings)
     if args.command == "ingest":
+        _check_paths(args.paths)
         from index.onnx_embed import needs_export
         if not args.quiet and needs_export(assistant.ingest_embedder):
             print("first use on this machine: exporting the embedding model to ONNX Runtime "
@@ -251,6 +263,10 @@ def run(args: argparse.Namespace) -> int:
         with _progress(args.quiet) as update:
             report = assistant.ingest(args.paths, progress=update, prune=args.prune)
         _print_report(report, args.json)
+        missing = [s.path for s in report.skipped if s.reason == "not found"]
+        if missing:
+            print(f"error: not found: {', '.join(missing)}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "index":
         return _index_command(assistant, args)
@@ -264,7 +280,8 @@ def run(args: argparse.Namespace) -> int:
         _print_report(report, args.json)
         return 0
     if args.command == "ask":
-        filters = Filters(sources=tuple(args.source), date_from=args.date_from,
+        _check_indexed(settings.data_dir)
+        filters = Filters(sources=_outlets(assistant, args.source), date_from=args.date_from,
                           date_to=args.date_to, article_ids=tuple(args.article))
         answer = assistant.ask(args.question, filters=filters, as_of=args.as_of)
         if args.json:
@@ -289,6 +306,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"deleted {args.article_id}")
         return 0
     raise AssertionError(args.command)
+
+
+def _check_paths(paths: Sequence[Path]) -> None:
+    """Web addresses cannot be ingested yet: say so instead of reading them as file paths."""
+    for path in paths:
+        text = str(path)
+        if text.lower().startswith(("http:/", "https:/", "ftp:/")):
+            raise InputError(f"{text.replace(':/', '://', 1)} is a web address: newscite ingests "
+                             "files and folders (save the page and ingest the file)")
+
+
+def _check_indexed(data_dir: Path) -> None:
+    """A question to a folder with no index gets that answer, not "the articles do not say"."""
+    if not (Path(data_dir) / "manifest.sqlite").is_file():
+        raise InputError(f"no articles are indexed in {data_dir}; add some with "
+                         "`newscite ingest PATH` (or pass --data-dir)")
+
+
+def _outlets(assistant: Assistant, given: Sequence[str]) -> tuple[str, ...]:
+    """The indexed outlets named by `given`, matched case-insensitively; an outlet that no
+    indexed article has is an error that lists the ones there are."""
+    if not given:
+        return ()
+    known = sorted({a.source for a in assistant.articles() if a.source})
+    if not known:
+        raise InputError(f"no articles are indexed in {assistant.settings.data_dir}")
+    by_key = {k.casefold(): k for k in known}
+    out = []
+    for name in given:
+        match = by_key.get(name.strip().casefold())
+        if match is None:
+            raise InputError(f"no indexed article is from {name!r}; outlets: "
+                             + ", ".join(known[:30]) + (" ..." if len(known) > 30 else ""))
+        out.append(match)
+    return tuple(out)
 
 
 def _storage_note(args: argparse.Namespace) -> str:

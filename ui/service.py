@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -125,26 +124,12 @@ def parse_history(raw: Iterable[object] | None) -> History:
     return out
 
 
-def _iso_date(value: str | None, name: str) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError as exc:
-        raise InputError(f"{name} must be a date like 2020-02-28, not {value[:40]!r}") from exc
-
-
 def make_filters(sources: Iterable[str] | None = None, date_from: str | None = None,
                  date_to: str | None = None,
                  article_ids: Iterable[str] | None = None) -> Filters | None:
     """Validated Filters from form or JSON values (None when nothing restricts the search)."""
-    filters = Filters(sources=tuple(s for s in (sources or ()) if s),
-                      date_from=_iso_date(date_from, "date_from"),
-                      date_to=_iso_date(date_to, "date_to"),
-                      article_ids=tuple(a for a in (article_ids or ()) if a))
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise InputError("date_from is after date_to")
+    filters = Filters(sources=tuple(s for s in (sources or ()) if s), date_from=date_from,
+                      date_to=date_to, article_ids=tuple(a for a in (article_ids or ()) if a))
     return None if filters.is_empty() else filters
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import InputError
 from core.records import Filters, Hit, with_as_of
 from rag import scorer as sc
 from rag.learned import LearnedExtractiveEngine, options
@@ -22,7 +23,7 @@ def test_with_as_of_keeps_an_earlier_date_to_and_rejects_a_bad_date():
     assert with_as_of(Filters(date_to="2024-01-01"), "2024-04-12").date_to == "2024-01-01"
     assert with_as_of(Filters(sources=("x",), date_to="2025-01-01"),
                       "2024-04-12") == Filters(sources=("x",), date_to="2024-04-12")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="as_of must be a date"):  # the one date parser
         with_as_of(None, "last week")
 
 
