@@ -22,7 +22,7 @@ from core.errors import (
     RagError,
     StoreError,
 )
-from core.records import Answer, Filters
+from core.records import Answer, Filters, with_as_of
 from index.formats import extensions_text
 from index.load import web_url
 from ui import render
@@ -142,12 +142,8 @@ def _filters(body: AskIn) -> Filters | None:
     f = body.filters
     filters = None if f is None else make_filters(f.sources, f.date_from, f.date_to,
                                                   f.article_ids)
-    if body.as_of is None:
-        return filters
-    from core.records import iso_date, with_as_of
-
-    # InputError (400) for a date that is not YYYY-MM-DD
-    return with_as_of(filters, iso_date(body.as_of, "as_of"))
+    # InputError (400) for an as_of that is not YYYY-MM-DD
+    return with_as_of(filters, body.as_of)
 
 
 def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> APIRouter:

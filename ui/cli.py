@@ -41,9 +41,9 @@ def _iso_date(value: str) -> str:
     from core.records import iso_date
 
     try:
-        return iso_date(value) or ""
+        return iso_date(value, "the date") or ""
     except RagError as exc:
-        raise argparse.ArgumentTypeError(str(exc).replace("date must", "must")) from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:

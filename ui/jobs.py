@@ -43,10 +43,6 @@ class Job:
     error: str | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def finished_ok(self) -> bool:
-        return self.state == "done"
-
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "files": list(self.files), "state": self.state,
                 "done": self.done, "total": self.total, "submitted": self.submitted,

@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -332,7 +332,7 @@ class Library:
         shown = {str(t): up.name for t, up in zip(targets, uploads, strict=True)}
         skipped = tuple(Skipped(_shown_name(s.path, shown), s.reason) for s in report.skipped)
         warnings = tuple(_strip_paths(w, shown) for w in report.warnings)
-        return replace(report, skipped=skipped, warnings=warnings)
+        return dataclasses.replace(report, skipped=skipped, warnings=warnings)
 
     def _place(self, up: Upload) -> tuple[Path, bool]:
         """Move a saved upload to uploads/<content hash>/<name> (its source key); the same
