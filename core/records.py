@@ -245,6 +245,8 @@ class Answer:
     sentences: tuple[Sentence, ...] = ()
     notices: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    # the extractive answer shown at once while a generating engine writes (or kept instead)
+    quick: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -270,4 +272,5 @@ class Answer:
             ),
             notices=tuple(data.get("notices", ())),
             timings=dict(data.get("timings", {})),
+            quick=bool(data.get("quick", False)),
         )

@@ -42,6 +42,9 @@ class Settings:
     engine: str = "auto"
     max_question_chars: int = 2000
     unsupported: str = "mark"  # "mark" or "remove" unsupported answer sentences
+    # with a generating engine, show the extractive answer (verbatim quotes, ~0.1 s) at once as
+    # a quick answer; it stays when the generated answer is refused or has no verified sentence
+    quick_answer: bool = True
     misnumbered: str = "repair"  # "repair": a sentence whose citations all fail may cite the
     # retrieved passage that does support it; "drop": it is unsupported
     # local LLM

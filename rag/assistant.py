@@ -6,9 +6,9 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from core.errors import ConfigError, EngineError, InputError, RagError
 from core.records import (
@@ -28,6 +28,7 @@ from index.onnx_embed import OnnxMiniLM, onnx_embedder
 from rag.engine import Condenser, Engine, Loadable
 
 if TYPE_CHECKING:
+    from rag.cite import Similarity
     from index.pipeline import Indexer
     from index.store import ChromaStore
     from index.verify import Problem, RebuildReport
@@ -41,11 +42,20 @@ History = Sequence[tuple[str, str]]  # earlier (question, answer text) turns, ol
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One event of `Assistant.ask_stream`: 'token' pieces of text, then one 'final' Answer."""
+    """One event of `Assistant.ask_stream`: with a generating engine a 'quick' Answer first,
+    then 'token' pieces of text, then one 'final' Answer."""
 
-    kind: str  # "token" | "final"
+    kind: str  # "quick" | "token" | "final"
     text: str = ""
     answer: Answer | None = None
+
+
+QUICK_NOTICE: Final = "Quick answer, quoted from the articles: the full answer is being written."
+
+
+def _kept(quick: Answer, notices: Sequence[str], why: str, timings: dict[str, float]) -> Answer:
+    """The quick answer as the final one, saying why the generated answer was not used."""
+    return replace(quick, notices=(*notices, why), timings=dict(timings))
 
 
 class Assistant:
@@ -299,8 +309,11 @@ class Assistant:
                    filters: Filters | None = None, engine: str | None = None,
                    top_k: int | None = None, as_of: str | None = None
                    ) -> Iterator[StreamEvent]:
-        """Like `ask`, but yields the draft text as it is generated, then the checked Answer."""
-        from rag.cite import finalize
+        """Like `ask`, but yields events as the answer forms: with a generating engine first a
+        'quick' event (the extractive answer, checked, shown while the model writes), then the
+        draft's 'token' pieces, then the 'final' checked Answer (which is the quick answer
+        again when the generated one is refused or keeps no verified sentence)."""
+        from rag.cite import finalize, is_refusal
 
         filters = with_as_of(filters, as_of)
         timings: dict[str, float] = {}
@@ -313,6 +326,29 @@ class Assistant:
         t = time.perf_counter()
         hits = self.retrieve(standalone, filters, k=top_k)
         timings["retrieve"] = time.perf_counter() - t
+
+        def answer(draft: str, used: str, similarity: Similarity | None, notes: list[str],
+                   times: dict[str, float], quick: bool = False) -> Answer:
+            t = time.perf_counter()
+            checked = finalize(draft, hits, similarity, self.settings.unsupported,
+                               repair=self.settings.misnumbered == "repair")
+            times["cite"] = time.perf_counter() - t
+            times["total"] = time.perf_counter() - started
+            return Answer(
+                question=question, text=checked.text, citations=checked.citations,
+                passages=tuple(hits), refused=checked.refused, standalone_question=standalone,
+                engine=used, sentences=checked.sentences, notices=tuple(notes),
+                timings=dict(times), quick=quick)
+
+        quick = None
+        if hits and eng.name != "extractive" and self.settings.quick_answer:
+            t = time.perf_counter()
+            draft = "".join(self.engine("extractive").draft(standalone, hits))
+            quick_times = {**timings, "generate": time.perf_counter() - t}
+            quick = answer(draft, "extractive", None, [*notices, QUICK_NOTICE], quick_times,
+                           quick=True)
+            timings["quick"] = quick.timings["total"]
+            yield StreamEvent("quick", answer=quick)
         t = time.perf_counter()
         used = eng.name
         pieces: list[str] = []
@@ -326,26 +362,27 @@ class Assistant:
             except EngineError as exc:
                 if eng.name == "extractive":
                     raise
-                notices.append(f"The {eng.name} engine failed ({exc}); "
-                               "this is an extractive answer instead.")
                 logger.warning("engine %s failed: %s", eng.name, exc)
+                failed = (f"The {eng.name} engine failed ({exc}); "
+                          "this is an extractive answer instead.")
+                if quick is not None:
+                    yield StreamEvent("final", answer=_kept(quick, notices, failed, timings))
+                    return
+                notices.append(failed)
                 pieces = list(self.engine("extractive").draft(standalone, hits))
                 used = "extractive"
         else:
             pieces = [REFUSAL]
         timings["generate"] = time.perf_counter() - t
-        t = time.perf_counter()
         # generated (paraphrased) sentences may also be checked by embedding similarity
         similarity = None if used == "extractive" else self._similarity
-        checked = finalize("".join(pieces), hits, similarity, self.settings.unsupported,
-                           repair=self.settings.misnumbered == "repair")
-        timings["cite"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
-        answer = Answer(
-            question=question, text=checked.text, citations=checked.citations,
-            passages=tuple(hits), refused=checked.refused, standalone_question=standalone,
-            engine=used, sentences=checked.sentences, notices=tuple(notices), timings=timings)
-        yield StreamEvent("final", answer=answer)
+        draft = "".join(pieces)
+        final = answer(draft, used, similarity, notices, timings)
+        if quick is not None and not quick.refused and not final.citations:
+            why = "refused" if is_refusal(draft) else "kept no verified sentence"
+            final = _kept(quick, notices, f"The {used} engine's answer {why}; this is the "
+                          "quick answer quoted from the articles.", final.timings)
+        yield StreamEvent("final", answer=final)
 
     def _similarity(self, sentence: str, candidates: Sequence[str]) -> list[float]:
         vectors = self.query_embedder.embed([sentence, *candidates])

@@ -181,8 +181,10 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
                  response_class=StreamingResponse,
                  responses={200: {"content": {"text/event-stream": {}}}})
     async def ask_stream(body: AskIn) -> Response:
-        """Events: `token` {"text"}, then `citation` (a citation with answer_start/answer_end),
-        then `final` (the whole Answer), or `error` {"message"} if it fails midway."""
+        """Events: with a generating engine `quick` first (the extractive Answer, checked, to
+        show at once), then `token` {"text"}, then `citation` (a citation with
+        answer_start/answer_end), then `final` (the whole Answer, authoritative: it may be the
+        quick answer again), or `error` {"message"} if it fails midway."""
         # one slot of the ask limiter for the whole stream, held on behalf of this request
         borrower = object()
         ask_limit = _limit(body)
@@ -198,7 +200,9 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
             event = first
             try:
                 while event is not None:
-                    if event.kind == "token":
+                    if event.kind == "quick" and event.answer is not None:
+                        yield sse("quick", event.answer.to_dict())
+                    elif event.kind == "token":
                         yield sse("token", {"text": event.text})
                     elif event.kind == "final" and event.answer is not None:
                         for citation in citation_events(event.answer):

@@ -169,8 +169,9 @@ def sources_html(answer: Answer, anchor: str) -> str:
     return html
 
 
-def answer_html(answer: Answer, anchor: str) -> str:
-    parts = ['<div class="nc-a nc-final">']
+def answer_html(answer: Answer, anchor: str, final: bool = True) -> str:
+    """An answer card; `final=False` for the quick answer shown while the full one is written."""
+    parts = [f'<div class="nc-a {"nc-final" if final else "nc-quick"}">']
     if answer.refused:
         parts.append('<div class="nc-refused">No answer: the articles do not say.</div>')
     parts.append(f'<div class="nc-text">{answer_text_html(answer, anchor)}</div>')
@@ -194,8 +195,9 @@ def draft_html(text: str) -> str:
 
 
 def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
-              draft: str | None = None) -> str:
-    """The whole conversation; `pending` is a question still being answered, `draft` its text."""
+              draft: str | None = None, quick: Answer | None = None) -> str:
+    """The whole conversation; `pending` is a question still being answered, `quick` its quick
+    answer (if any) and `draft` the text generated so far."""
     if not turns and pending is None:
         return ('<div class="nc-chat"><div class="nc-empty">Ask a question about the indexed '
                 'articles. Every sentence of the answer cites its passage.</div></div>')
@@ -205,7 +207,10 @@ def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
         parts.append(answer_html(turn["answer"], f"c{i + 1}"))
     if pending is not None:
         parts.append(f'<div class="nc-q">{escape(pending)}</div>')
-        parts.append(draft_html(draft or ""))
+        if quick is not None:
+            parts.append(answer_html(quick, f"c{len(turns) + 1}", final=False))
+        if quick is None or draft:
+            parts.append(draft_html(draft or ""))
     parts.append("</div>")
     return "".join(parts)
 

@@ -56,15 +56,19 @@ def build_blocks(library: Library) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001 - shown as a short message
             raise _fail(exc) from exc
         yield gr.skip(), render.chat_html(turns, question, ""), "", turns
-        draft, shown, answer = "", 0.0, None
+        draft, shown, answer, quick = "", 0.0, None, None
         try:
             for event in stream:
-                if event.kind == "token":
+                if event.kind == "quick":  # the extractive answer, while the model writes
+                    quick = event.answer
+                    yield gr.skip(), render.chat_html(turns, question, draft, quick), \
+                        gr.skip(), turns
+                elif event.kind == "token":
                     draft += event.text
                     if time.monotonic() - shown >= STREAM_EVERY:
                         shown = time.monotonic()
-                        yield gr.skip(), render.chat_html(turns, question, draft), gr.skip(), \
-                            turns
+                        yield gr.skip(), render.chat_html(turns, question, draft, quick), \
+                            gr.skip(), turns
                 elif event.kind == "final":
                     answer = event.answer
             if answer is None:

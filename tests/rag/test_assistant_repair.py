@@ -27,7 +27,7 @@ class MisnumberingEngine:
 
 def ask(tmp_path, seeds_dir, embedder, misnumbered: str):
     assistant = Assistant(Settings(data_dir=tmp_path / misnumbered, engine="extractive",
-                                   misnumbered=misnumbered), embedder=embedder)
+                                   misnumbered=misnumbered, quick_answer=False), embedder=embedder)
     assistant.ingest(seeds_dir)
     assistant._engines["misnumbering"] = MisnumberingEngine()
     try:

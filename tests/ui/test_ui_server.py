@@ -52,6 +52,50 @@ def test_sse_over_real_http(live_server):
     assert kinds[0] == "token" and "citation" in kinds and kinds[-1] == "final"
 
 
+@pytest.mark.llm
+@pytest.mark.slow
+def test_sse_with_the_local_engine_opens_with_the_quick_answer(live_server):
+    """The real packaged model behind the real server: the checked extractive answer arrives
+    first, the model's draft after it, and the final event decides."""
+    from rag.llm import is_local_available
+
+    if not is_local_available():
+        pytest.skip("the local engine's packages are not installed")
+    with httpx.stream("POST", live_server.url + "/api/ask/stream",
+                      json={"question": QUESTION, "engine": "local"}, timeout=180) as r:
+        assert r.status_code == 200
+        events = parse_sse("".join(r.iter_text()))
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "quick" and kinds[-1] == "final", kinds
+    quick, final = events[0][1], events[-1][1]
+    assert quick["quick"] and quick["engine"] == "extractive" and quick["citations"]
+    assert quick["timings"]["total"] < final["timings"]["total"]
+    if final["engine"] == "local":  # the model's answer kept at least one verified sentence
+        assert "token" in kinds and not final["quick"] and final["citations"]
+    else:  # else the quick answer stays, saying why
+        assert final["quick"] and final["text"] == quick["text"] and final["notices"]
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_web_chat_shows_the_quick_answer_while_the_model_writes(live_server):
+    from gradio_client import Client
+
+    from rag.llm import is_local_available
+
+    if not is_local_available():
+        pytest.skip("the local engine's packages are not installed")
+    client = Client(live_server.url + "/", verbose=False)
+    job = client.submit(question=QUESTION, engine="local", api_name="/ask")
+    answer, chat, _ = job.result(timeout=180)
+    shown = [str(out[1]) for out in job.outputs()[:-1]]
+    # a checked, cited quick answer is on screen before the final one replaces it
+    first_quick = next(i for i, html in enumerate(shown) if "nc-quick" in html)
+    assert 'class="nc-cite"' in shown[first_quick] and "nc-final" not in shown[first_quick]
+    assert "nc-quick" not in chat and "nc-final" in chat
+    assert answer["engine"] in ("local", "extractive") and answer["citations"]
+
+
 def test_binds_localhost_only(live_server):
     assert live_server.url.startswith("http://127.0.0.1:")
     r = httpx.get(live_server.url + "/gradio_api/info", timeout=10)
