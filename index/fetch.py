@@ -218,10 +218,9 @@ class Fetcher:
             for address in addresses:
                 problem = address_problem(address)
                 if problem:
-                    raise FetchError(f"{host} is {problem} ({address}): refused "
-                                     "(--allow-private fetches it)" if host == address else
-                                     f"{host} resolves to {address}, {problem}: refused "
-                                     "(--allow-private fetches it)")
+                    what = f"is {problem}" if host.strip("[]") == address else \
+                        f"resolves to {address}, {problem}"
+                    raise FetchError(f"{host} {what}: refused (--allow-private fetches it)")
         return addresses[0]
 
     def get(self, url: str, *, etag: str | None = None,
