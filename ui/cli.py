@@ -320,7 +320,8 @@ def run(args: argparse.Namespace) -> int:
         missing = [s.path for s in report.skipped if s.reason == "not found"]
         if missing:
             print(f"error: not found: {', '.join(missing)}", file=sys.stderr)
-        failed = [s.path for s in report.skipped if s.path in urls]
+        failed = [s.path for s in report.skipped
+                  if s.path.lower().startswith(("http://", "https://"))]
         if failed:
             print(f"error: could not fetch: {', '.join(failed)}", file=sys.stderr)
         return 1 if missing or failed else 0
