@@ -7,6 +7,8 @@ RagError
 │   └── ModelMismatchError    the collection was built with another embedding model
 ├── StoreError         Chroma (embedded or server) cannot be reached or written
 ├── InputError         a question or file the user gave cannot be used
+├── FetchError         a web page or feed could not be fetched, or was refused (address,
+│                      content type, HTTP status, timeout, redirects)
 └── EngineError        an answer engine failed (model missing, server down, timeout)
 
 Caller bugs (wrong types, impossible arguments) raise ValueError / TypeError instead.
@@ -43,4 +45,8 @@ class InputError(RagError):
 
 
 class EngineError(RagError):
+    pass
+
+
+class FetchError(RagError):
     pass

@@ -60,6 +60,14 @@ class Settings:
     openai_base_url: str | None = None
     openai_model: str = "local"
     openai_api_key_env: str = "OPENAI_API_KEY"
+    # fetching web pages and feeds (index/fetch.py): seconds per page, bytes kept per page,
+    # redirects followed, seconds between two requests to one host; private, loopback and
+    # link-local addresses are refused unless fetch_allow_private
+    fetch_timeout: float = 20.0
+    fetch_max_bytes: int = 5_000_000
+    fetch_max_redirects: int = 5
+    fetch_host_delay: float = 1.0
+    fetch_allow_private: bool = False
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "newscite")
 
     def __post_init__(self) -> None:
@@ -85,6 +93,10 @@ class Settings:
             raise ConfigError("chunk_overlap must be between 0 and 5 sentences")
         if self.candidates < self.top_k:
             raise ConfigError("candidates must be at least top_k")
+        if self.fetch_timeout <= 0 or self.fetch_max_bytes <= 0:
+            raise ConfigError("fetch_timeout and fetch_max_bytes must be positive")
+        if self.fetch_max_redirects < 0 or self.fetch_host_delay < 0:
+            raise ConfigError("fetch_max_redirects and fetch_host_delay cannot be negative")
         if self.llm_timeout <= 0:
             raise ConfigError("llm_timeout must be positive")
         if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):

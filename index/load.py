@@ -18,15 +18,15 @@ from index.formats import (
     Meta,
     collapse_space,
     paragraphs,
-    parse_html,
     parse_markdown,
     parse_record,
 )
+from index.html_extract import byline, extract_page
 from index.injection import strip_invisible
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_file", "load_paths"]
+__all__ = ["build_article", "load_file", "load_paths"]
 
 DEFAULT_MAX_BYTES = 20_000_000
 _TITLE_MAX = 90
@@ -128,7 +128,17 @@ def _split_title(paras: list[str]) -> tuple[str, list[str], bool]:
 
 def _article(path: Path, shown: str, key: str, meta: Meta, blocks: list[str],
              notes: list[str]) -> Article | Skipped:
+    return build_article(str(path), shown, key, meta, blocks, notes, path.stem)
+
+
+def build_article(where: str, shown: str, key: str, meta: Meta, blocks: list[str],
+                  notes: list[str], fallback_title: str,
+                  extra_boilerplate: tuple[str, ...] = ()) -> Article | Skipped:
+    """An Article from a parsed document's metadata and paragraphs, cleaned like every loaded
+    file (boilerplate lines become metadata); `where` is its path or web address, `key` its
+    source key, `extra_boilerplate` metadata lines found elsewhere (a byline)."""
     kept, removed, found = clean_lines(blocks)
+    removed = list(extra_boilerplate) + list(removed)
     from_headline = True
     raw_date: str | None = None
     if meta.title:
@@ -154,13 +164,13 @@ def _article(path: Path, shown: str, key: str, meta: Meta, blocks: list[str],
         # only strings are shown: str() of a nested YAML value can be huge (alias bombs)
         shown_date = raw[:60] if isinstance(raw, str) else f"a {type(raw).__name__} value"
         notes.append(f"{shown}: unparseable date {shown_date!r}; published left empty")
-    title = title or path.stem
+    title = title or fallback_title
     digest = content_hash(title, text)
     url = web_url(meta.url)
     if meta.url and url is None:
         notes.append(f"{shown}: the url is not an http(s) address; left empty")
     return Article(
-        id=digest[:ID_CHARS], title=title, text=text, path=str(path), key=key,
+        id=digest[:ID_CHARS], title=title, text=text, path=where, key=key,
         source=meta.source or found.get("source"), url=url, published=published,
         content_hash=digest, boilerplate=tuple(removed),
     )
@@ -206,7 +216,9 @@ def _parse(kind: str, path: Path, shown: str, text: str, notes: list[str]) -> li
     if kind == "md":
         return [_article(path, shown, key, *parse_markdown(text, shown, notes), notes)]
     if kind == "html":
-        return [_article(path, shown, key, *parse_html(text), notes)]
+        page = extract_page(text)
+        return [build_article(str(path), shown, key, page.meta, list(page.blocks), notes,
+                              path.stem, byline(page.author))]
     if kind == "jsonl":
         records: list[tuple[int, object]] = []
         for number, line in enumerate(text.split("\n"), start=1):

@@ -1,6 +1,7 @@
 """Ingest: load, clean, chunk, diff against the manifest, embed, write Chroma and the manifest."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -87,6 +88,11 @@ class Indexer:
         self.store = store
         self.group_chunks = _group_chunks()
         self._locked = False
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the data folder's write lock across several steps (a sync holds it while it
+        fetches, so a second writer fails before any network work)."""
+        return self._writing()
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

@@ -28,11 +28,13 @@ from index.onnx_embed import OnnxMiniLM, onnx_embedder
 from rag.engine import Condenser, Engine, Loadable
 
 if TYPE_CHECKING:
-    from rag.cite import Similarity
+    from index.feeds import FeedStore
+    from index.fetch import FetchPolicy
     from index.pipeline import Indexer
     from index.store import ChromaStore
     from index.verify import Problem, RebuildReport
     from rag.fusion import RerankWeights
+    from rag.cite import Similarity
     from rag.retrieve import HybridRetriever
 
 logger = logging.getLogger(__name__)
@@ -150,6 +152,46 @@ class Assistant:
             if isinstance(each, OnnxMiniLM):
                 each.prepare()  # export the graph if a PyTorch ingest loaded torch anyway
         return report
+
+    # --- web pages and feeds ------------------------------------------------------------------
+    @property
+    def feeds(self) -> FeedStore:
+        """The feed list of the data folder (feeds.json beside the manifest)."""
+        from index.feeds import FeedStore
+        return FeedStore(self.settings.data_dir)
+
+    def _web(self, background: bool) -> tuple[Embedder | None, FetchPolicy]:
+        from index.fetch import FetchPolicy
+        return (self._background_embedder() if background else None,
+                FetchPolicy.from_settings(self.settings))
+
+    def ingest_urls(self, urls: Sequence[str], progress: Progress | None = None, *,
+                    background: bool = False) -> IngestReport:
+        """Fetch article pages and index them; a page's address is its identity (a changed
+        page replaces its article, an unchanged one is left alone). Fetch limits and the
+        private-address rule come from the settings (`fetch_*`)."""
+        from index.sync import ingest_urls
+        embedder, policy = self._web(background)
+        with self._indexer(embedder) as indexer:
+            return ingest_urls(indexer, self.feeds, list(urls), policy, progress)
+
+    def sync(self, progress: Progress | None = None, *, only: Sequence[str] | None = None,
+             background: bool = False) -> IngestReport:
+        """Fetch the new and changed items of every feed (or those in `only`) and index them."""
+        from index.sync import sync_feeds
+        embedder, policy = self._web(background)
+        with self._indexer(embedder) as indexer:
+            return sync_feeds(indexer, self.feeds, policy, progress,
+                              only=list(only) if only else None)
+
+    def add_link(self, url: str, progress: Progress | None = None, *,
+                 background: bool = False) -> tuple[str, IngestReport]:
+        """A feed (added to the feed list and synced) or an article page (indexed), whichever
+        `url` turns out to be: ("feed" | "page", report)."""
+        from index.sync import add_link
+        embedder, policy = self._web(background)
+        with self._indexer(embedder) as indexer:
+            return add_link(indexer, self.feeds, url, policy, progress)
 
     def delete(self, article_id: str) -> bool:
         """Remove an article and its chunks; False when no such article is indexed."""

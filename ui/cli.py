@@ -16,6 +16,7 @@ from index.formats import extensions_text
 
 if TYPE_CHECKING:
     from core.records import Answer, IngestReport, Progress
+    from index.feeds import Feed
     from rag.assistant import Assistant
 
 logger = logging.getLogger(__name__)
@@ -64,12 +65,35 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="index article files or folders")
-    p.add_argument("paths", nargs="+", type=Path, help=f"{extensions_text()} files or folders")
+    p = sub.add_parser("ingest", help="index article files, folders or web pages")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_URL",
+                   help=f"{extensions_text()} files or folders, or http(s) addresses of "
+                   "article pages")
     p.add_argument("--prune", action="store_true", help="delete the articles indexed from files "
                    "that are no longer in the given folders")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _fetching(p)
+    _common(p)
+
+    p = sub.add_parser("feeds", help="the RSS and Atom feeds `newscite sync` reads")
+    feeds_sub = p.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    q = feeds_sub.add_parser("add", help="add feeds by address")
+    q.add_argument("urls", nargs="+", metavar="URL")
+    _common(q)
+    q = feeds_sub.add_parser("list", help="list the feeds, their last sync and errors")
+    q.add_argument("--json", action="store_true")
+    _common(q)
+    q = feeds_sub.add_parser("remove", help="remove a feed (its articles stay indexed)")
+    q.add_argument("urls", nargs="+", metavar="URL")
+    _common(q)
+
+    p = sub.add_parser("sync", help="fetch and index the new and changed items of every feed")
+    p.add_argument("--feed", action="append", default=[], metavar="URL",
+                   help="only this feed (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _fetching(p)
     _common(p)
 
     p = sub.add_parser("ask", help="answer a question with citations")
@@ -137,8 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
     p.add_argument("--ingest", action="append", default=[], type=Path,
                    help="index this folder before serving (repeatable)")
+    p.add_argument("--sync-every", type=_interval, metavar="INTERVAL",
+                   help="sync the feeds in the background this often (e.g. 15m, 2h, 90s)")
+    _fetching(p)
     _common(p)
     return parser
+
+
+def _fetching(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-private", action="store_true", default=None,
+                        help="also fetch private, loopback and link-local addresses (refused "
+                        "by default)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="give up on a page after this long (default 20)")
+
+
+def _interval(value: str) -> float:
+    """argparse's view of `ui.syncer.parse_interval`."""
+    from ui.syncer import parse_interval
+
+    try:
+        return parse_interval(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _auth_token(args: argparse.Namespace) -> str | None:
@@ -169,6 +214,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "top_k": getattr(args, "top_k", None),
         "openai_base_url": getattr(args, "openai_url", None),
         "openai_model": getattr(args, "openai_model", None),
+        "fetch_allow_private": getattr(args, "allow_private", None),
+        "fetch_timeout": getattr(args, "timeout", None),
     }
     settings = load_settings(getattr(args, "config", None), **overrides)
     if settings.top_k > settings.candidates:
@@ -250,23 +297,42 @@ def run(args: argparse.Namespace) -> int:
         from ui.server import serve
         token = _auth_token(args)
         serve(settings, host=args.host, port=args.port, ingest=args.ingest, auth_token=token,
-              insecure=args.insecure)
+              insecure=args.insecure, sync_every=args.sync_every)
         return 0
+    if args.command == "feeds":
+        return _feeds_command(settings, args)
     from rag.assistant import Assistant
     assistant = Assistant(settings)
     if args.command == "ingest":
-        _check_paths(args.paths)
+        urls, paths = _split_addresses(args.paths)
         from index.onnx_embed import needs_export
         if not args.quiet and needs_export(assistant.ingest_embedder):
             print("first use on this machine: exporting the embedding model to ONNX Runtime "
                   "(about half a minute, once)", file=sys.stderr)
+        reports = []
         with _progress(args.quiet) as update:
-            report = assistant.ingest(args.paths, progress=update, prune=args.prune)
+            if paths:
+                reports.append(assistant.ingest(paths, progress=update, prune=args.prune))
+            if urls:
+                reports.append(assistant.ingest_urls(urls, progress=update))
+        report = _merged(reports)
         _print_report(report, args.json)
         missing = [s.path for s in report.skipped if s.reason == "not found"]
         if missing:
             print(f"error: not found: {', '.join(missing)}", file=sys.stderr)
-            return 1
+        failed = [s.path for s in report.skipped
+                  if s.path.lower().startswith(("http://", "https://"))]
+        if failed:
+            print(f"error: could not fetch: {', '.join(failed)}", file=sys.stderr)
+        return 1 if missing or failed else 0
+    if args.command == "sync":
+        with _progress(args.quiet) as update:
+            report = assistant.sync(progress=update, only=args.feed or None)
+        _print_report(report, args.json)
+        if not args.json:
+            for feed in assistant.feeds.feeds():
+                if feed.url in args.feed or not args.feed:
+                    print(_feed_line(feed))
         return 0
     if args.command == "index":
         return _index_command(assistant, args)
@@ -308,13 +374,82 @@ def run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _check_paths(paths: Sequence[Path]) -> None:
-    """Web addresses cannot be ingested yet: say so instead of reading them as file paths."""
-    for path in paths:
-        text = str(path)
-        if text.lower().startswith(("http:/", "https:/", "ftp:/")):
-            raise InputError(f"{text.replace(':/', '://', 1)} is a web address: newscite ingests "
-                             "files and folders (save the page and ingest the file)")
+def _split_addresses(given: Sequence[str]) -> tuple[list[str], list[Path]]:
+    """(web addresses, file paths) of `ingest`'s arguments; an address of another scheme
+    (ftp://, file://) is an error, not a file name."""
+    import re
+
+    urls, paths = [], []
+    for text in given:
+        if text.lower().startswith(("http://", "https://")):
+            urls.append(text)
+        elif re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text):
+            raise InputError(f"{text[:100]}: only http:// and https:// addresses can be "
+                             "fetched")
+        else:
+            paths.append(Path(text))
+    return urls, paths
+
+
+def _merged(reports: Sequence[IngestReport]) -> IngestReport:
+    """One report for files and web pages ingested by one command."""
+    from core.records import IngestReport
+
+    if len(reports) == 1:
+        return reports[0]
+    out = IngestReport()
+    for r in reports:
+        out = IngestReport(
+            added=out.added + r.added, updated=out.updated + r.updated,
+            unchanged=out.unchanged + r.unchanged, removed=out.removed + r.removed,
+            skipped=out.skipped + r.skipped, warnings=out.warnings + r.warnings,
+            chunks_embedded=out.chunks_embedded + r.chunks_embedded,
+            seconds=out.seconds + r.seconds,
+            timings={k: out.timings.get(k, 0.0) + r.timings.get(k, 0.0)
+                     for k in {*out.timings, *r.timings}})
+    return out
+
+
+def _feed_line(feed: Feed) -> str:
+    import time
+
+    def when(t: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "never"
+
+    state = f"error: {feed.last_error}" if feed.last_error else \
+        f"ok, {feed.items} items, {feed.new_items} new or changed last time"
+    title = f" ({feed.title})" if feed.title else ""
+    return f"{feed.url}{title}\n    last sync {when(feed.last_sync)}: {state}"
+
+
+def _feeds_command(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from index.feeds import FeedStore
+
+    store = FeedStore(settings.data_dir)
+    if args.feeds_command == "add":
+        for url in args.urls:
+            feed = store.add(url)
+            print(f"added {feed.url}; `newscite sync` fetches it")
+        return 0
+    if args.feeds_command == "remove":
+        status = 0
+        for url in args.urls:
+            if store.remove(url):
+                print(f"removed {url} (its articles stay indexed)")
+            else:
+                print(f"error: no feed {url}", file=sys.stderr)
+                status = 1
+        return status
+    feeds = store.feeds()
+    if args.json:
+        print(json.dumps([asdict(f) for f in feeds], indent=2, ensure_ascii=False))
+        return 0
+    for feed in feeds:
+        print(_feed_line(feed))
+    print(f"{len(feeds)} feeds")
+    return 0
 
 
 def _check_indexed(data_dir: Path) -> None:

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 from core.records import Answer, Article, Citation, Hit
 
 if TYPE_CHECKING:
+    from index.feeds import Feed
     from index.manifest import ArticleInfo
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -256,6 +257,35 @@ def library_html(infos: Sequence[ArticleInfo], query: str = "") -> str:
     return (f'<div class="nc-meta">{note}</div>'
             '<table class="nc-lib"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th>'
             f'<th>Chunks</th><th>Id</th></tr></thead><tbody>{body}</tbody></table>')
+
+
+def feeds_html(feeds: Sequence[Feed]) -> str:
+    """The feed list: address, title, last sync and how it went (its error, if any)."""
+    import time
+
+    if not feeds:
+        return ('<div class="nc-empty">No feeds yet: add the address of an RSS or Atom feed '
+                'below (or of an article page, to add just that article).</div>')
+
+    def when(t: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "never"
+
+    rows = []
+    for f in feeds:
+        href = safe_url(f.url)
+        address = (f'<a href="{escape(href)}" target="_blank" rel="noopener noreferrer">'
+                   f'{escape(f.url)}</a>' if href else escape(f.url))
+        if f.last_error:
+            state = f'<span style="color:#7f1d1d">error: {escape(f.last_error)}</span>'
+        elif f.last_sync:
+            state = escape(f"ok: {f.items} items, {f.new_items} new or changed")
+        else:
+            state = "not synced yet"
+        rows.append(f"<tr><td>{address}</td><td>{escape(f.title or '')}</td>"
+                    f"<td>{escape(when(f.last_sync))}</td><td>{state}</td></tr>")
+    return ('<table class="nc-lib" id="nc-feeds-table"><thead><tr><th>Feed</th><th>Title</th>'
+            f'<th>Last sync</th><th>Status</th></tr></thead><tbody>{"".join(rows)}</tbody>'
+            '</table>')
 
 
 def status_html(lines: Sequence[str], error: bool = False) -> str:

@@ -330,8 +330,9 @@ def _warm_engine_in_background(assistant: Assistant) -> None:
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
           ingest: Sequence[str | Path] = (), auth_token: str | None = None,
-          insecure: bool = False) -> None:
-    """Index `ingest` folders (if any), then serve until interrupted.
+          insecure: bool = False, sync_every: float | None = None) -> None:
+    """Index `ingest` folders (if any), then serve until interrupted; with `sync_every`
+    (seconds), the feeds are synced in the background that often.
 
     Any address but loopback needs `auth_token` (or `insecure=True`, with a warning)."""
     from index.locks import hold_for_serving, release_serving
@@ -343,13 +344,13 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     # while this process serves the folder, other processes may read it but not write it
     hold_for_serving(data_dir, f"http://{shown}:{port}/")
     try:
-        _serve(settings, host, port, shown, ingest, auth_token)
+        _serve(settings, host, port, shown, ingest, auth_token, sync_every)
     finally:
         release_serving(data_dir)
 
 
 def _serve(settings: Settings, host: str, port: int, shown: str, ingest: Sequence[str | Path],
-           auth_token: str | None) -> None:
+           auth_token: str | None, sync_every: float | None = None) -> None:
     import uvicorn
 
     from core.errors import RagError
@@ -372,6 +373,11 @@ def _serve(settings: Settings, host: str, port: int, shown: str, ingest: Sequenc
     # on loopback, only loopback names: a rebinding DNS name pointing here is refused
     hosts = (LOOPBACK_NAMES | {host.lower().strip("[]")}) if is_loopback(host) else None
     app = create_app(assistant, auth_token=auth_token, allowed_hosts=hosts)
+    syncer = None
+    if sync_every:
+        from ui.syncer import PeriodicSync
+        syncer = PeriodicSync(app.state.library, sync_every).start()
+        logger.warning("syncing %d feeds every %g s", len(assistant.feeds.feeds()), sync_every)
     logger.warning("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
                    "/docs)%s; press Ctrl+C to stop", len(assistant.articles()), shown, port,
                    "; open it once as /?token=TOKEN" if auth_token else "")
@@ -380,4 +386,6 @@ def _serve(settings: Settings, host: str, port: int, shown: str, ingest: Sequenc
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2,
                     timeout_keep_alive=5, http=_timely_protocol())
     finally:
+        if syncer is not None:
+            syncer.stop()
         assistant.close()

@@ -21,6 +21,7 @@ from index.formats import EXTENSIONS, extensions_text
 from index.manifest import ArticleInfo
 
 if TYPE_CHECKING:
+    from index.feeds import Feed
     from rag.assistant import Assistant, StreamEvent
     from ui.jobs import Job
 
@@ -31,6 +32,7 @@ MAX_TOP_K = 20
 EXTRACTIVE_CONCURRENCY = 8  # extractive answers at once (tens of ms each)
 LLM_CONCURRENCY = 2  # LLM answers at once; more wait for a slot (the model is CPU bound)
 GENERIC_ERROR = "Something went wrong; the details are in the server log."
+SYNC_JOB = "sync feeds"  # the name a feed sync's job shows
 
 History = list[tuple[str, str]]
 
@@ -141,6 +143,14 @@ class Upload:
     path: Path
     digest: str = ""
     replace: bool = False  # articles uploaded earlier under the same name give way to it
+
+
+@dataclass(frozen=True)
+class WebTask:
+    """Web work queued with the uploads: a sync of every feed, or one address to add."""
+
+    kind: str  # "sync" | "link"
+    url: str | None = None
 
 
 # Good questions for the project's own corpora, offered only when the words they need occur in
@@ -295,7 +305,42 @@ class Library:
                        progress: Callable[[int, int], None] | None = None,
                        timeout: float | None = None, replace: bool = False) -> IngestReport:
         """Index saved uploads through the job queue and wait for the report (errors raised)."""
-        job = self.submit_uploads(uploads, replace=replace)
+        return self._wait(self.submit_uploads(uploads, replace=replace), progress, timeout)
+
+    # --- feeds and links: the same job queue as uploads ---------------------------------------
+    def feeds(self) -> list[Feed]:
+        return self.assistant.feeds.feeds()
+
+    def submit_sync(self) -> Job:
+        """Queue a sync of every feed, unless one is already queued or running (that one)."""
+        for job in self.jobs.list():
+            if job.files == (SYNC_JOB,) and job.state in ("queued", "running"):
+                return job
+        return self.jobs.submit([WebTask("sync")], [SYNC_JOB])
+
+    def submit_link(self, url: str) -> Job:
+        """Queue an address to add: a feed joins the feed list and is synced, an article page
+        is indexed. A malformed or non-http(s) address is refused at once."""
+        from index.fetch import normalise_url
+
+        url = normalise_url(url if isinstance(url, str) else "")
+        return self.jobs.submit([WebTask("link", url)], [url])
+
+    def add_link(self, url: str, progress: Callable[[int, int], None] | None = None,
+                 timeout: float | None = None) -> IngestReport:
+        """`submit_link` and wait for the report (errors raised)."""
+        return self._wait(self.submit_link(url), progress, timeout)
+
+    def sync(self, progress: Callable[[int, int], None] | None = None,
+             timeout: float | None = None) -> IngestReport:
+        """`submit_sync` and wait for the report (errors raised)."""
+        return self._wait(self.submit_sync(), progress, timeout)
+
+    def remove_feed(self, url: str) -> bool:
+        return self.assistant.feeds.remove(url)
+
+    def _wait(self, job: Job, progress: Callable[[int, int], None] | None,
+              timeout: float | None) -> IngestReport:
         while True:
             job = self.jobs.wait(job.id, timeout=0.5 if progress else timeout)
             if progress and job.total:
@@ -305,13 +350,24 @@ class Library:
         if job.state == "failed":
             raise job.exception or RagError(job.error or GENERIC_ERROR)
         if job.report is None:
-            raise RagError("indexing the upload is still running; see /api/jobs")
+            raise RagError("indexing is still running; see /api/jobs")
         return job.report
 
-    def _run_ingest(self, uploads: Sequence[Upload],
+    def _run_ingest(self, uploads: Sequence[Upload | WebTask],
                     progress: Callable[[int, int], None]) -> IngestReport:
         """The job: move saved uploads into place and index them; reported paths are the
-        file names. Runs on the jobs' low-priority thread, beside questions."""
+        file names. Runs on the jobs' low-priority thread, beside questions. A `WebTask`
+        (a sync, an address) runs here too: one writer at a time, whatever it writes."""
+        tasks = [t for t in uploads if isinstance(t, WebTask)]
+        if tasks:
+            task = tasks[0]
+            if task.kind == "sync":
+                return self.assistant.sync(progress, background=True)
+            return self.assistant.add_link(task.url or "", progress, background=True)[1]
+        return self._ingest_uploads([u for u in uploads if isinstance(u, Upload)], progress)
+
+    def _ingest_uploads(self, uploads: Sequence[Upload],
+                        progress: Callable[[int, int], None]) -> IngestReport:
         targets, fresh = [], []
         for up in uploads:
             target, new = self._place(up)

@@ -11,6 +11,7 @@ from typing import Any, Final
 import gradio as gr
 
 from core.errors import RagError
+from core.records import IngestReport
 from core.settings import ENGINES
 from index.formats import EXTENSIONS, extensions_text
 from ui import render
@@ -34,6 +35,16 @@ def _fail(exc: Exception) -> gr.Error:
         return gr.Error(html.escape(str(exc)))
     logger.error("unexpected error in the web chat", exc_info=exc)
     return gr.Error(GENERIC_ERROR)
+
+
+def _report_lines(report: IngestReport) -> list[str]:
+    """A fetch or sync report for the status line: counts, then every skip and warning."""
+    lines = [f"{len(report.added)} added, {len(report.updated)} updated, "
+             f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped "
+             f"({report.chunks_embedded} passages in {report.seconds:.1f} s)."]
+    lines += [f"Skipped {s.path}: {s.reason}" for s in report.skipped]
+    lines += [f"Warning: {w}" for w in report.warnings]
+    return lines
 
 
 def build_blocks(library: Library) -> gr.Blocks:
@@ -138,6 +149,32 @@ def build_blocks(library: Library) -> gr.Blocks:
             raise gr.Error(f"No article with id {html.escape(article_id)}.")
         return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
 
+    def add_url(url: str, query: str,
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        """A feed (added and synced) or an article page (indexed) from its address."""
+        url = (url or "").strip()
+        if not url:
+            raise gr.Error("Type the address of a feed or an article page first.")
+        try:
+            progress(0, desc="Fetching…")
+            report = library.add_link(url, progress=lambda done, total: progress(
+                (done, total), desc="Embedding", unit="chunks"))
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(exc) from exc
+        return (render.status_html(_report_lines(report), error=bool(report.skipped)), "",
+                render.feeds_html(library.feeds()), *refresh(query))
+
+    def sync_feeds(query: str, progress: gr.Progress = gr.Progress()  # noqa: B008
+                   ) -> tuple[Any, ...]:
+        try:
+            progress(0, desc="Syncing feeds…")
+            report = library.sync(progress=lambda done, total: progress(
+                (done, total), desc="Embedding", unit="chunks"))
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(exc) from exc
+        return (render.status_html(_report_lines(report), error=bool(report.skipped)),
+                render.feeds_html(library.feeds()), *refresh(query))
+
     demo: gr.Blocks
     with gr.Blocks(title="newscite", analytics_enabled=False) as demo:
         turns = gr.State([])
@@ -170,7 +207,14 @@ def build_blocks(library: Library) -> gr.Blocks:
                 replace = gr.Checkbox(False, label="Replace articles uploaded earlier under "
                                       "the same file name", elem_id="nc-replace")
                 add = gr.Button("Add to library", variant="primary", elem_id="nc-add")
+                with gr.Row(equal_height=True):
+                    link = gr.Textbox(label="Add feed or link", elem_id="nc-link", scale=5,
+                                      placeholder="https://… an RSS or Atom feed, or an "
+                                      "article page")
+                    add_link = gr.Button("Add", elem_id="nc-add-link", scale=1)
+                    sync_now = gr.Button("Sync feeds now", elem_id="nc-sync", scale=1)
                 status = gr.HTML(elem_id="nc-status", js_on_load=None)
+                feeds_table = gr.HTML(elem_id="nc-feeds", js_on_load=None)
                 with gr.Row(equal_height=True):
                     victim = gr.Dropdown(label="Delete an article", choices=[], scale=4,
                                          elem_id="nc-delete-choice")
@@ -205,4 +249,11 @@ def build_blocks(library: Library) -> gr.Blocks:
                   concurrency_limit=1, concurrency_id="write", api_visibility=PRIVATE)
         remove.click(delete, [victim, search], [status, *listing],
                      concurrency_limit=1, concurrency_id="write", api_visibility=PRIVATE)
+        demo.load(lambda: render.feeds_html(library.feeds()), None, feeds_table,
+                  api_visibility=PRIVATE)
+        gr.on([add_link.click, link.submit], add_url, [link, search],
+              [status, link, feeds_table, *listing], concurrency_limit=1,
+              concurrency_id="write", api_visibility=PRIVATE)
+        sync_now.click(sync_feeds, [search], [status, feeds_table, *listing],
+                       concurrency_limit=1, concurrency_id="write", api_visibility=PRIVATE)
     return demo

@@ -15,14 +15,18 @@ from ui.cli import _outlets, main
 SAMPLE = Path(__file__).resolve().parents[2] / "eval" / "corpus" / "sample"
 
 
-def test_missing_paths_and_web_addresses_are_errors(tmp_path: Path,
+def test_missing_paths_and_unfetchable_addresses_are_errors(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path / "data")
     assert main(["ingest", str(tmp_path / "missing"), "--data-dir", data, "--quiet"]) == 1
     assert "not found" in capsys.readouterr().err
-    assert main(["ingest", "https://example.com/story", "--data-dir", data]) == 1
-    err = capsys.readouterr().err
-    assert "https://example.com/story is a web address" in err
+    # a web address is fetched; this one is refused before any connection (loopback)
+    assert main(["ingest", "http://127.0.0.1:9/story", "--data-dir", data, "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert "skipped http://127.0.0.1:9/story: 127.0.0.1 is a loopback address: refused" in out
+    assert "error: could not fetch: http://127.0.0.1:9/story" in err
+    assert main(["ingest", "ftp://example.com/story", "--data-dir", data]) == 1
+    assert "only http:// and https:// addresses can be fetched" in capsys.readouterr().err
 
 
 def test_asking_an_empty_folder_says_nothing_is_indexed(tmp_path: Path,
