@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from index.pipeline import Indexer
     from index.store import ChromaStore
     from index.verify import Problem, RebuildReport
-    from rag.fusion import RerankWeights
     from rag.cite import Similarity
+    from rag.fusion import RerankWeights
     from rag.retrieve import HybridRetriever
 
 logger = logging.getLogger(__name__)
