@@ -229,6 +229,8 @@ class Sentence:
     supported: bool = True
     # "supported" | "partial" | "unsupported" (rag.support.verify); "" when not checked
     state: str = ""
+    # for a "partial" sentence: its names, numbers and words the cited passage does not state
+    unsupported: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,8 @@ class Answer:
             standalone_question=data.get("standalone_question", ""),
             engine=data.get("engine", "extractive"),
             sentences=tuple(
-                Sentence(**{**s, "citations": tuple(s["citations"])})
+                Sentence(**{**s, "citations": tuple(s["citations"]),
+                            "unsupported": tuple(s.get("unsupported", ()))})
                 for s in data.get("sentences", ())
             ),
             notices=tuple(data.get("notices", ())),

@@ -40,6 +40,7 @@ class Support:
     end: int
     reason: str = ""
     state: str = ""  # "supported" | "partial" | "unsupported" (rag.support.verify)
+    unsupported: tuple[str, ...] = ()  # the sentence's words the passage does not state
 
 
 def parse(draft: str) -> list[DraftSentence]:
@@ -89,7 +90,8 @@ def check(sentence: str, hit: Hit, similarity: Similarity | None = None) -> Supp
     if v.state != "supported":
         reason = ("not in the passage: " + ", ".join(tx.fold(w) for w in v.unsupported)
                   if v.unsupported else f"passage does not state this ({v.state})")
-    return Support(v.state == "supported", v.score, v.span[0], v.span[1], reason, v.state)
+    return Support(v.state == "supported", v.score, v.span[0], v.span[1], reason, v.state,
+                   v.unsupported)
 
 
 def overlap_check(sentence: str, hit: Hit, similarity: Similarity | None = None,
@@ -160,17 +162,20 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     numbering: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
-    pieces: list[tuple[str, tuple[int, ...], str]] = []
+    pieces: list[tuple[str, tuple[int, ...], str, tuple[str, ...]]] = []
     for sent in parse(draft):
         numbers: list[int] = []
         checks = []
         partial = False  # some cited passage supports the sentence in part
+        missing: tuple[str, ...] = ()  # what the best partial passage does not state
         for n in sent.cites:
             if not 1 <= n <= len(hits):
                 continue  # names no passage
             sup = check(sent.text, hits[n - 1], similarity)
             if sup.ok:
                 checks.append((n, sup))
+            if sup.state == "partial" and (not partial or len(sup.unsupported) < len(missing)):
+                missing = sup.unsupported
             partial = partial or sup.state == "partial"
         if not checks and sent.cites and repair:
             found = _repair(sent.text, hits, set(sent.cites), similarity)
@@ -191,14 +196,15 @@ def finalize(draft: str, hits: Sequence[Hit], similarity: Similarity | None = No
         if not supported and unsupported == "remove":
             continue
         state = "supported" if supported else "partial" if partial else "unsupported"
-        pieces.append((sent.text, tuple(numbers), state))
-    if not any(state == "supported" for *_, state in pieces):
+        pieces.append((sent.text, tuple(numbers), state, missing if state == "partial" else ()))
+    if not any(state == "supported" for _, _, state, _ in pieces):
         return Checked(REFUSAL, (), (Sentence(REFUSAL, 0, len(REFUSAL), (), True),), True)
     text, sentences = "", []
-    for body, nums, state in pieces:
+    for body, nums, state, missing in pieces:
         if text:
             text += " "
         start = len(text)
         text += body + ((" " + "".join(f"[{n}]" for n in nums)) if nums else "")
-        sentences.append(Sentence(body, start, len(text), nums, state == "supported", state))
+        sentences.append(Sentence(body, start, len(text), nums, state == "supported", state,
+                                  missing))
     return Checked(text, tuple(citations), tuple(sentences), False)

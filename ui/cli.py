@@ -248,6 +248,13 @@ def _print_answer(answer: Answer) -> None:
     print(answer.text)
     for note in answer.notices:
         print(f"note: {note}")
+    for k, sent in enumerate(answer.sentences, 1):
+        if sent.state == "partial":
+            missing = f": not in the passage: {', '.join(sent.unsupported)}" \
+                if sent.unsupported else ""
+            print(f"note: sentence {k} is partly supported{missing}")
+        elif sent.state == "unsupported":
+            print(f"note: sentence {k} is not supported by any cited passage")
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published) if x)
         print(f"\n[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))

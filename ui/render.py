@@ -34,6 +34,7 @@ a.nc-cite:hover{text-decoration:underline}
 .nc-badge{display:inline-block;font-size:11px;font-weight:600;border-radius:8px;padding:0 6px;
   margin-left:4px;vertical-align:middle}
 .nc-badge-warn{background:#fde68a;color:#78350f}
+.nc-missing{font-size:12px;color:#92400e;margin-left:6px}
 .nc-refused{background:#fee2e2;color:#7f1d1d;border-radius:8px;padding:6px 10px;margin:6px 0;
   font-weight:600}
 .nc-notice{background:#eef2ff;color:#312e81;border-radius:8px;padding:4px 10px;margin:6px 0;
@@ -132,6 +133,15 @@ def answer_text_html(answer: Answer, anchor: str) -> str:
         body = _linked(text[sent.start:sent.end], anchor, numbers)
         if sent.supported:
             out.append(body)
+        elif sent.state == "partial":
+            missing = ", ".join(sent.unsupported)
+            tip = (f"The cited passage does not state: {missing}" if missing
+                   else "The cited passage states only part of this sentence")
+            out.append(f'<span class="nc-unsupported nc-partial" title="{escape(tip)}">{body}'
+                       f'</span><span class="nc-badge nc-badge-warn">partly supported</span>')
+            if missing:
+                out.append(f'<span class="nc-missing">not in the passage: {escape(missing)}'
+                           f'</span>')
         else:
             out.append(f'<span class="nc-unsupported" title="No cited passage supports this '
                        f'sentence">{body}</span><span class="nc-badge nc-badge-warn">'

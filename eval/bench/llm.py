@@ -121,7 +121,8 @@ def markdown(result: dict[str, Any], machine: dict[str, Any]) -> str:
     return "\n".join([
         "# Local LLM latency", "",
         f"{machine.get('cores')} cores; load average at start {machine.get('loadavg_1_5_15')}; "
-        f"{machine.get('when')}. Packaged Qwen2.5-Coder-1.5B Q4_K_M via xllamacpp, "
+        f"{machine.get('when')}. Packaged Qwen2.5-Coder-1.5B Q4_K_M via "
+        f"{machine.get('llm_build', 'xllamacpp')}, "
         f"{cfg.get('llm_threads')} threads, evidence budget {cfg.get('evidence_tokens')} tokens, "
         f"top_k {cfg.get('top_k')}, pre-check {'on' if cfg.get('llm_precheck') else 'off'}. "
         f"{s['questions']} questions (first turns of both gold sets), asked through "

@@ -434,6 +434,20 @@ def machine() -> dict[str, Any]:
             "python": sys.version.split()[0], "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
+def llm_build() -> str:
+    """Which xllamacpp is installed: the prebuilt wheel, or one built here for this CPU
+    (scripts/native_llm.sh installs it from a local wheel file)."""
+    import importlib.metadata as md
+
+    try:
+        dist = md.distribution("xllamacpp")
+    except md.PackageNotFoundError:
+        return "not installed"
+    direct = dist.read_text("direct_url.json") or ""
+    kind = "built for this CPU" if "file://" in direct else "prebuilt wheel"
+    return f"xllamacpp {dist.version} ({kind})"
+
+
 def run_llm(args: argparse.Namespace) -> int:
     from eval.bench.llm import markdown, measure
     from rag.llm.model import is_local_available
@@ -447,7 +461,7 @@ def run_llm(args: argparse.Namespace) -> int:
         return 2
     from eval.dataset import DatasetError
 
-    start = machine()
+    start = {**machine(), "llm_build": llm_build()}
     try:
         result = measure(args.llm_questions, progress=not args.quiet)
     except DatasetError as exc:

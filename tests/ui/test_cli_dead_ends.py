@@ -71,3 +71,19 @@ def test_outlet_filters_match_case_insensitively_or_list_the_outlets(tmp_path: P
     with pytest.raises(InputError, match="outlets: " + outlets[0][:10]):
         _outlets(assistant, ["No Such Outlet"])
     assistant.close()
+
+
+def test_partly_supported_and_unsupported_sentences_are_noted(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from core.records import Answer, Sentence
+    from ui.cli import _print_answer
+
+    text = "A. [1] B. C."
+    _print_answer(Answer(question="q", text=text, sentences=(
+        Sentence("A.", 0, 6, (1,), True, "supported"),
+        Sentence("B.", 7, 9, (), False, "partial", ("Ankara", "Friday")),
+        Sentence("C.", 10, 12, (), False, "unsupported"))))
+    out = capsys.readouterr().out
+    assert "note: sentence 2 is partly supported: not in the passage: Ankara, Friday" in out
+    assert "note: sentence 3 is not supported by any cited passage" in out
+    assert "sentence 1" not in out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -65,6 +66,19 @@ def test_unsupported_and_refused_are_marked():
     assert 'class="nc-unsupported"' in html and "unverified" in html
     html = render.answer_html(_answer("The articles do not say.", refused=True), "c1")
     assert "nc-refused" in html
+
+
+def test_partly_supported_sentences_say_which_words_the_passage_lacks():
+    text = "At least 33 soldiers were killed. [1] Officials in <Ankara> said so."
+    first = Sentence("At least 33 soldiers were killed.", 0, 37, (1,), True, "supported")
+    partial = Sentence("Officials in <Ankara> said so.", 38, len(text), (), False, "partial",
+                       ("<Ankara>",))
+    answer = replace(_answer(text), sentences=(first, partial))
+    html = render.answer_html(answer, "c1")
+    assert "partly supported" in html and "unverified" not in html
+    assert "not in the passage: &lt;Ankara&gt;" in html and "<Ankara>" not in html
+    # the answer survives the one serialisation with its words
+    assert Answer.from_dict(answer.to_dict()).sentences[1].unsupported == ("<Ankara>",)
 
 
 @pytest.mark.parametrize("url,ok", [
