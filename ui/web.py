@@ -28,35 +28,50 @@ STREAM_EVERY = 0.05  # seconds between redraws while tokens arrive
 PRIVATE: Final = "private"  # the `api_visibility` of handlers that are not a public API
 
 
-def _fail(exc: Exception) -> gr.Error:
+def _message(exc: Exception) -> str:
     """A short message for the user; unexpected errors are logged, never shown."""
     if isinstance(exc, RagError):  # Gradio shows the message as HTML: it may echo user input
-        return gr.Error(html.escape(str(exc)))
+        return html.escape(str(exc))
     logger.error("unexpected error in the web chat", exc_info=exc)
-    return gr.Error(GENERIC_ERROR)
+    return GENERIC_ERROR
+
+
+class _Refused(Exception):
+    """A mistake in the web page's input (no file, no question, a bad date): one warning, and
+    every output left as it was. Raising gr.Error instead would put each output component in
+    Gradio's error state, with an "Error" label that stays until the page is reloaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _warn(message: str) -> None:
+    gr.Warning(message, title="Not done")
 
 
 def build_blocks(library: Library) -> gr.Blocks:
     """The whole web UI, bound to one Library (the shared Assistant)."""
 
-    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
-            sources: list[str] | None, date_from: str,
-            date_to: str) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+    def answer(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
+               sources: list[str] | None, date_from: str, date_to: str
+               ) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
         """Answer `question` as a follow-up to the conversation; yields (answer JSON, chat HTML,
-        question box, conversation) as the draft streams in, then with the checked answer."""
+        question box, conversation) as the draft streams in, then with the checked answer.
+        Raises _Refused for bad input and for failures (the chat is restored first)."""
         turns = list(turns or [])
         question = (question or "").strip()
         if not question:
-            raise gr.Error("Type a question first.")
+            raise _Refused("Type a question first.")
         history = [(t["question"], t["answer"].text) for t in turns]
         try:
             filters = make_filters(sources, date_from, date_to)
             stream = library.ask_stream(question, history, filters, engine or None,
                                         int(top_k) if top_k else None)
         except Exception as exc:  # noqa: BLE001 - shown as a short message
-            raise _fail(exc) from exc
+            raise _Refused(_message(exc)) from exc
         yield gr.skip(), render.chat_html(turns, question, ""), "", turns
-        draft, shown, answer = "", 0.0, None
+        draft, shown, final = "", 0.0, None
         try:
             for event in stream:
                 if event.kind == "token":
@@ -66,16 +81,35 @@ def build_blocks(library: Library) -> gr.Blocks:
                         yield gr.skip(), render.chat_html(turns, question, draft), gr.skip(), \
                             turns
                 elif event.kind == "final":
-                    answer = event.answer
-            if answer is None:
+                    final = event.answer
+            if final is None:
                 raise RagError("the engine ended without an answer")
         except Exception as exc:  # noqa: BLE001 - restore the chat, give the question back
             yield gr.skip(), render.chat_html(turns), question, turns
-            raise _fail(exc) from exc
+            raise _Refused(_message(exc)) from exc
         finally:
             stream.close()
-        turns.append({"question": question, "answer": answer})
-        yield answer.to_dict(), render.chat_html(turns), "", turns
+        turns.append({"question": question, "answer": final})
+        yield final.to_dict(), render.chat_html(turns), "", turns
+
+    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
+            sources: list[str] | None, date_from: str,
+            date_to: str) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+        """The public API (gradio_client's /ask): errors are raised, so callers see them."""
+        try:
+            yield from answer(question, turns, engine, top_k, sources, date_from, date_to)
+        except _Refused as exc:
+            raise gr.Error(exc.message) from exc
+
+    def ask_in_page(question: str, turns: list[dict[str, Any]] | None, engine: str,
+                    top_k: float, sources: list[str] | None, date_from: str,
+                    date_to: str) -> Iterator[tuple[Any, ...]]:
+        """The web page's Ask: a mistake or failure is one warning, never an error state."""
+        try:
+            yield from answer(question, turns, engine, top_k, sources, date_from, date_to)
+        except _Refused as exc:
+            _warn(exc.message)
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def new_chat() -> tuple[str, list[dict[str, Any]], None, str]:
         return render.chat_html([]), [], None, ""
@@ -86,7 +120,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             infos = library.articles()
             examples = library.example_questions()
         except Exception as exc:  # noqa: BLE001
-            raise _fail(exc) from exc
+            raise _Refused(_message(exc)) from exc
         choices = [(f"{a.title[:80]} ({a.source or 'unknown outlet'}, {a.id})", a.id)
                    for a in infos]
         sources = sorted({a.source for a in infos if a.source})
@@ -97,8 +131,16 @@ def build_blocks(library: Library) -> gr.Blocks:
 
     def add_files(files: list[str] | None, query: str, replace: bool,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        try:
+            return _add_files(files, query, replace, progress)
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
+
+    def _add_files(files: list[str] | None, query: str, replace: bool,
+                   progress: gr.Progress) -> tuple[Any, ...]:
         if not files:
-            raise gr.Error("Choose one or more files first.")
+            raise _Refused("Choose one or more files first.")
         saved: list[Upload] = []
         try:
             for path in files:
@@ -112,7 +154,7 @@ def build_blocks(library: Library) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001
             for up in saved:
                 up.path.unlink(missing_ok=True)
-            raise _fail(exc) from exc
+            raise _Refused(_message(exc)) from exc
         lines = [f"{len(report.added)} added, {len(report.updated)} updated, "
                  f"{len(report.unchanged)} already indexed, {len(report.skipped)} skipped "
                  f"({report.chunks_embedded} passages in {report.seconds:.1f} s)."]
@@ -124,15 +166,26 @@ def build_blocks(library: Library) -> gr.Blocks:
                 *refresh(query))
 
     def delete(article_id: str | None, query: str) -> tuple[Any, ...]:
-        if not article_id:
-            raise gr.Error("Choose an article to delete first.")
         try:
-            deleted = library.delete(article_id)
-        except Exception as exc:  # noqa: BLE001
-            raise _fail(exc) from exc
-        if not deleted:
-            raise gr.Error(f"No article with id {html.escape(article_id)}.")
-        return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
+            if not article_id:
+                raise _Refused("Choose an article to delete first.")
+            try:
+                deleted = library.delete(article_id)
+            except Exception as exc:  # noqa: BLE001
+                raise _Refused(_message(exc)) from exc
+            if not deleted:
+                raise _Refused(f"No article with id {html.escape(article_id)}.")
+            return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
+
+    def load(query: str) -> tuple[Any, ...]:
+        try:
+            return refresh(query)
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
 
     demo: gr.Blocks
     with gr.Blocks(title="newscite", analytics_enabled=False) as demo:
@@ -188,13 +241,18 @@ def build_blocks(library: Library) -> gr.Blocks:
                                          placeholder="YYYY-MM-DD", elem_id="nc-date-to")
 
         listing = [table, victim, sources, examples]
-        gr.on([send.click, question.submit], ask,
-              inputs=[question, turns, engine, top_k, sources, date_from, date_to],
-              outputs=[answer_json, chat, question, turns], api_name="ask",
-              concurrency_limit=8, concurrency_id="ask", show_progress="minimal")
+        asked = [question, turns, engine, top_k, sources, date_from, date_to]
+        shown = [answer_json, chat, question, turns]
+        gr.on([send.click, question.submit], ask_in_page, inputs=asked, outputs=shown,
+              concurrency_limit=8, concurrency_id="ask", show_progress="minimal",
+              api_visibility=PRIVATE)
+        # gradio_client's /ask: the same answer, but a mistake is an error the caller sees
+        api_ask = gr.Button(visible=False, elem_id="nc-api-ask")
+        api_ask.click(ask, inputs=asked, outputs=shown, api_name="ask", concurrency_limit=8,
+                      concurrency_id="ask")
         new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
         examples.click(lambda sample: sample[0], examples, question, api_visibility=PRIVATE)
-        demo.load(refresh, search, listing, api_visibility=PRIVATE)
+        demo.load(load, search, listing, api_visibility=PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
                       api_visibility=PRIVATE)
         add.click(add_files, [upload, search, replace], [status, upload, *listing],

@@ -123,7 +123,7 @@ def test_malformed_gradio_calls_and_rfc5987_names_are_400_not_500(tmp_path):
 
 def test_web_error_messages_are_escaped():
     from core.errors import InputError
-    from ui.web import _fail
+    from ui.web import _message
 
-    error = _fail(InputError("date_from must be a date, not '<img src=//evil.example/b.png>'"))
-    assert "<img" not in error.message and "&lt;img" in error.message
+    message = _message(InputError("date_from must be a date, not '<img src=//evil.example/b.png>'"))
+    assert "<img" not in message and "&lt;img" in message
