@@ -33,6 +33,7 @@ from core.records import Answer, Filters, with_as_of
 from index.formats import extensions_text
 from index.load import web_url
 from ui import render
+from ui.markdown import answer_markdown
 from ui.service import (
     GENERIC_ERROR,
     MAX_TOP_K,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Engine = Literal["auto", "extractive", "local", "openai"]
+AnswerFormat = Literal["json", "markdown"]
 UPLOAD_FILES = f"one or more files: {extensions_text()}"
 DOCS_ASSETS = "/docs/assets"
 # the files /docs (Swagger UI 5) and /redoc need, from the fastapi-offline package: served
@@ -178,21 +180,30 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         return library.ask_stream(body.question, _history(body), _filters(body), body.engine,
                                   body.top_k)
 
-    @router.post("/ask", summary="Answer a question with verified citations")
-    async def ask(body: AskIn) -> JSONResponse:
-        """The Answer as JSON (`Answer.to_dict`). 400 for an empty question or bad filters."""
-        def run() -> dict[str, Any]:
+    @router.post("/ask", summary="Answer a question with verified citations",
+                 responses={200: {"content": {"application/json": {},
+                                              "text/markdown": {}}}})
+    async def ask(body: AskIn, format: AnswerFormat = Query(  # noqa: A002, B008
+            "json", description="json: the Answer (`Answer.to_dict`); markdown: the answer "
+                                "as Markdown with numbered footnotes (title, outlet, date, "
+                                "URL, quote), as text/markdown")) -> Response:
+        """The Answer as JSON (`Answer.to_dict`), or Markdown with `?format=markdown`. 400 for
+        an empty question or bad filters."""
+        def run() -> Answer:
             final = None
             for event in _start(body):
                 if event.kind == "final":
                     final = event.answer
             if final is None:
                 raise RagError("the engine ended without an answer")
-            return final.to_dict()
+            return final
         try:
-            return JSONResponse(await anyio.to_thread.run_sync(run, limiter=_limit(body)))
+            final = await anyio.to_thread.run_sync(run, limiter=_limit(body))
         except Exception as exc:  # noqa: BLE001 - translated to an HTTP error at the edge
             return error_response(exc)
+        if format == "markdown":
+            return Response(answer_markdown(final), media_type="text/markdown; charset=utf-8")
+        return JSONResponse(final.to_dict())
 
     @router.post("/ask/stream", summary="Answer as server-sent events",
                  response_class=StreamingResponse,

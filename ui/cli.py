@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                   help="text (default), json (the whole Answer) or markdown (numbered "
+                   "footnotes with title, outlet, date, URL and quote)")
+    p.add_argument("--json", action="store_const", const="json", dest="format",
+                   help="the same as --format json")
     p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
     p.add_argument("--top-k", type=int, help="passages to retrieve")
     p.add_argument("--openai-url", help="OpenAI-compatible server base URL")
@@ -284,8 +288,11 @@ def run(args: argparse.Namespace) -> int:
         filters = Filters(sources=_outlets(assistant, args.source), date_from=args.date_from,
                           date_to=args.date_to, article_ids=tuple(args.article))
         answer = assistant.ask(args.question, filters=filters, as_of=args.as_of)
-        if args.json:
+        if args.format == "json":
             print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        elif args.format == "markdown":
+            from ui.markdown import answer_markdown
+            print(answer_markdown(answer), end="")
         else:
             _print_answer(answer)
         return 0

@@ -1,6 +1,7 @@
 """HTML for answers, sources, the article page and the library; every text is escaped here."""
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from html import escape
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from core.records import Answer, Article, Citation, Hit
+from ui.markdown import answer_markdown, conversation_markdown, file_name
 
 if TYPE_CHECKING:
     from index.manifest import ArticleInfo
@@ -85,6 +87,12 @@ details.nc-more summary{cursor:pointer;color:var(--nc-muted);font-size:13px}
 .nc-lib th,.nc-lib td{border-bottom:1px solid var(--nc-border);padding:4px 8px;text-align:left;
   color:var(--nc-fg)}
 .nc-lib td.nc-id{font-family:monospace;font-size:12px;color:var(--nc-muted)}
+.nc-actions{display:flex;gap:8px;margin-top:8px;font-size:13px}
+.nc-actions-all{justify-content:flex-end;margin-top:0}
+.nc-actions button,.nc-actions a{background:var(--nc-button-bg);color:var(--nc-fg);
+  border:1px solid var(--nc-border);border-radius:6px;padding:2px 10px;cursor:pointer;
+  text-decoration:none;font:inherit}
+.nc-actions button:hover,.nc-actions a:hover{border-color:var(--nc-focus)}
 .nc-status-ok{color:var(--nc-ok)}
 .nc-status-error{color:var(--nc-error)}
 """)
@@ -201,6 +209,24 @@ def sources_html(answer: Answer, anchor: str) -> str:
     return html
 
 
+def markdown_href(text: str) -> str:
+    """A data: URL holding `text` as a Markdown file (a download needs no server state)."""
+    return "data:text/markdown;charset=utf-8;base64," + base64.b64encode(
+        text.encode("utf-8")).decode("ascii")
+
+
+def actions_html(markdown: str, name: str, what: str, label: str = "",
+                 extra_class: str = "") -> str:
+    """Copy and Export buttons for some Markdown (`what` it is, for the tooltips; `label` after
+    the button names). The chat's script copies the text of the export link."""
+    suffix = f" {escape(label)}" if label else ""
+    return (f'<div class="nc-actions {extra_class}"><button type="button" class="nc-copy" '
+            f'title="Copy {escape(what)} as Markdown">Copy{suffix}</button>'
+            f'<a class="nc-export" href="{markdown_href(markdown)}" '
+            f'download="{escape(name, quote=True)}" '
+            f'title="Download {escape(what)} as Markdown">Export{suffix}</a></div>')
+
+
 def answer_html(answer: Answer, anchor: str) -> str:
     parts = ['<div class="nc-a nc-final">']
     if answer.refused:
@@ -215,6 +241,8 @@ def answer_html(answer: Answer, anchor: str) -> str:
         meta += f" · searched for: {escape(answer.standalone_question)}"
     parts.append(f'<div class="nc-meta">{meta}</div>')
     parts.append(sources_html(answer, anchor))
+    parts.append(actions_html(answer_markdown(answer), file_name(answer.question),
+                              "this answer"))
     parts.append("</div>")
     return "".join(parts)
 
@@ -232,6 +260,10 @@ def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
         return ('<div class="nc-chat"><div class="nc-empty">Ask a question about the indexed '
                 'articles. Every sentence of the answer cites its passage.</div></div>')
     parts = ['<div class="nc-chat">']
+    if turns and pending is None:  # not while an answer streams in: it is redrawn often
+        whole = conversation_markdown([t["answer"] for t in turns])
+        parts.append(actions_html(whole, file_name("conversation"), "the whole conversation",
+                                  "conversation", "nc-actions-all"))
     for i, turn in enumerate(turns):
         parts.append(f'<div class="nc-q">{escape(turn["question"])}</div>')
         parts.append(answer_html(turn["answer"], f"c{i + 1}"))

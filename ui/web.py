@@ -26,6 +26,31 @@ logger = logging.getLogger(__name__)
 
 STREAM_EVERY = 0.05  # seconds between redraws while tokens arrive
 PRIVATE: Final = "private"  # the `api_visibility` of handlers that are not a public API
+# Copy buttons of the chat (ui.render.actions_html): copy the Markdown their Export link holds.
+# navigator.clipboard needs a secure context (https or localhost); elsewhere, execCommand.
+COPY_JS: Final = """
+element.addEventListener('click', async (event) => {
+  const button = event.target.closest('button.nc-copy');
+  if (!button) return;
+  const link = button.parentElement.querySelector('a.nc-export');
+  const bytes = Uint8Array.from(atob(link.href.split(',')[1]), c => c.charCodeAt(0));
+  const text = new TextDecoder().decode(bytes);
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (e) {
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = label; }, 1500);
+});
+"""
 
 
 def _message(exc: Exception) -> str:
@@ -196,7 +221,7 @@ def build_blocks(library: Library) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chat = gr.HTML(render.chat_html([]), label="chat", elem_id="nc-chat",
-                               js_on_load=None, min_height=240)
+                               js_on_load=COPY_JS, min_height=240)
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(label="question", show_label=False,
                                           elem_id="nc-question", scale=8,
