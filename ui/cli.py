@@ -36,6 +36,17 @@ def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
                         **default)  # type: ignore[arg-type]
 
 
+def _openai(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The OpenAI-compatible server's options: global (before the command) and on the
+    commands that answer (`ask`, `serve`), like `_common`."""
+    default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--openai-url", metavar="URL", help="OpenAI-compatible server base "
+                        "URL, e.g. http://127.0.0.1:11434/v1 (enables the openai engine; "
+                        "or NEWSCITE_OPENAI_BASE_URL)", **default)  # type: ignore[arg-type]
+    parser.add_argument("--openai-model", metavar="NAME", help="model name on that server "
+                        "(or NEWSCITE_OPENAI_MODEL)", **default)  # type: ignore[arg-type]
+
+
 def _iso_date(value: str) -> str:
     """argparse's view of `core.records.iso_date` (the one date parser)."""
     from core.records import iso_date
@@ -62,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newscite",
         description="Ask questions about news articles; every sentence cites its passage.")
     _common(parser, top=True)
+    _openai(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="index article files or folders")
@@ -81,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the same as --format json")
     p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
     p.add_argument("--top-k", type=int, help="passages to retrieve")
-    p.add_argument("--openai-url", help="OpenAI-compatible server base URL")
-    p.add_argument("--openai-model", help="model name on that server")
+    _openai(p)
     p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
                    help="the question's 'now': articles published after it are not used")
     _filters(p)
@@ -138,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read the token from this file (its first line)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host "
                    "without --auth (anyone who can reach it can read and change the index)")
-    p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
+    p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"],
+                   help="the default answer engine")
+    _openai(p)
     p.add_argument("--ingest", action="append", default=[], type=Path,
                    help="index this folder before serving (repeatable)")
     _common(p)

@@ -11,7 +11,6 @@ from typing import Any, Final
 import gradio as gr
 
 from core.errors import RagError
-from core.settings import ENGINES
 from index.formats import EXTENSIONS, extensions_text
 from ui import render
 from ui.service import (
@@ -250,9 +249,10 @@ def build_blocks(library: Library) -> gr.Blocks:
                                          elem_id="nc-delete-choice")
                     remove = gr.Button("Delete", variant="stop", scale=1, elem_id="nc-delete")
             with gr.Tab("Settings", id="settings"):
-                engine = gr.Radio(list(ENGINES), value=library.default_engine,
+                engine = gr.Radio(library.engines(), value=library.default_engine,
                                   label="Answer engine", elem_id="nc-engine",
-                                  info="auto = the local LLM when installed, else extractive")
+                                  info="auto = the local LLM when installed, else extractive; "
+                                       "openai needs a server (serve --openai-url)")
                 top_k = gr.Slider(1, MAX_TOP_K, value=library.default_top_k, step=1,
                                   label="Passages to retrieve (top_k)", elem_id="nc-topk")
                 # any outlet name is accepted (uploads add outlets after the page was built)

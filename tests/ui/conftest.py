@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,18 +73,17 @@ def _wait_healthy(server: Server, timeout: float) -> None:
                        + server.log.read_text(errors="replace")[-3000:])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`python -m rag serve` on a free 127.0.0.1 port over the seeds; always stopped."""
+@contextmanager
+def _serving(tmp: Path, *options: str, before: Sequence[str] = ()) -> Iterator[Server]:
+    """`python -m rag [before] serve [options]` on a free 127.0.0.1 port over the seeds;
+    always stopped."""
     seeds = _need_seeds()
-    tmp = tmp_path_factory.mktemp("ui-server")
     port = free_port()
     log = tmp / "server.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"}
-    cmd = [sys.executable, "-m", "rag", "serve", "--data-dir", str(tmp / "data"),
-           "--host", "127.0.0.1", "--port", str(port), "--engine", "extractive",
-           "--ingest", str(seeds)]
+    cmd = [sys.executable, "-m", "rag", *before, "serve", "--data-dir", str(tmp / "data"),
+           "--host", "127.0.0.1", "--port", str(port), "--ingest", str(seeds), *options]
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log)
@@ -97,6 +97,25 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app served with the extractive engine and no OpenAI-compatible server configured."""
+    with _serving(tmp_path_factory.mktemp("ui-server"), "--engine", "extractive") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app served with the openai engine as its default, configured with global options
+    before the command, pointing at an address where nothing listens: a question given to it
+    fails over to an extractive answer with a notice saying so."""
+    nowhere = f"http://127.0.0.1:{free_port()}/v1"
+    with _serving(tmp_path_factory.mktemp("ui-openai-server"), "--engine", "openai",
+                  before=("--openai-url", nowhere, "--openai-model", "no-such-model")
+                  ) as server:
+        yield server
 
 
 @pytest.fixture
