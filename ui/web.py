@@ -82,8 +82,10 @@ def build_blocks(library: Library) -> gr.Blocks:
                ) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
         """Answer `question` as a follow-up to the conversation; yields (answer JSON, chat HTML,
         question box, conversation) as the draft streams in, then with the checked answer.
-        Raises _Refused for bad input and for failures (the chat is restored first)."""
+        Raises _Refused for bad input and for failures (the chat is restored first). With no
+        `engine`, the conversation keeps the engine of its last question."""
         turns = list(turns or [])
+        engine = engine or (turns[-1].get("engine") if turns else None) or ""
         question = (question or "").strip()
         if not question:
             raise _Refused("Type a question first.")
@@ -113,13 +115,14 @@ def build_blocks(library: Library) -> gr.Blocks:
             raise _Refused(_message(exc)) from exc
         finally:
             stream.close()
-        turns.append({"question": question, "answer": final})
+        turns.append({"question": question, "answer": final, "engine": engine})
         yield final.to_dict(), render.chat_html(turns), "", turns
 
-    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
-            sources: list[str] | None, date_from: str,
-            date_to: str) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
-        """The public API (gradio_client's /ask): errors are raised, so callers see them."""
+    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str | None = None,
+            top_k: float = 0, sources: list[str] | None = None, date_from: str = "",
+            date_to: str = "") -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+        """The public API (gradio_client's /ask): errors are raised, so callers see them; a
+        follow-up without `engine` uses the conversation's."""
         try:
             yield from answer(question, turns, engine, top_k, sources, date_from, date_to)
         except _Refused as exc:
@@ -273,8 +276,11 @@ def build_blocks(library: Library) -> gr.Blocks:
               api_visibility=PRIVATE)
         # gradio_client's /ask: the same answer, but a mistake is an error the caller sees
         api_ask = gr.Button(visible=False, elem_id="nc-api-ask")
-        api_ask.click(ask, inputs=asked, outputs=shown, api_name="ask", concurrency_limit=8,
-                      concurrency_id="ask")
+        # its engine starts empty (the Settings tab's starts at the default): a follow-up that
+        # names none keeps the conversation's engine
+        api_engine = gr.Radio(library.engines(), value=None, label="engine", visible=False)
+        api_ask.click(ask, inputs=[question, turns, api_engine, *asked[3:]], outputs=shown,
+                      api_name="ask", concurrency_limit=8, concurrency_id="ask")
         new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
         examples.click(lambda sample: sample[0], examples, question, api_visibility=PRIVATE)
         demo.load(load, search, listing, api_visibility=PRIVATE)

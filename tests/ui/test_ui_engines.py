@@ -1,5 +1,6 @@
 """Only usable engines are offered (local when installed, openai when a server is configured);
-`serve` takes the OpenAI-compatible server's options (real server processes)."""
+`serve` takes the OpenAI-compatible server's options; a gradio_client follow-up without
+`engine=` keeps the conversation's engine (real server processes)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,3 +72,21 @@ def test_the_web_chat_offers_openai_only_with_a_server_configured(live_server, o
     assert _engine_choices(live_server) == ["auto", "extractive", *local]
     assert _engine_choices(openai_server) == ["auto", "extractive", *local, "openai"]
     assert httpx.get(openai_server.url + "/api/health", timeout=30).json()["engine"] == "openai"
+
+
+def test_a_follow_up_without_engine_keeps_the_conversations_engine(openai_server):
+    from gradio_client import Client
+
+    failed = "The openai engine failed"  # the default engine has no server behind it here
+    client = Client(openai_server.url + "/", verbose=False)
+    first = client.predict(question=QUESTION, engine="extractive", api_name="/ask")[0]
+    assert first["engine"] == "extractive" and first["citations"]
+    assert not any(failed in n for n in first["notices"])
+    follow = client.predict(question="Who is the governor of Hatay?", api_name="/ask")[0]
+    assert "Dogan" in follow["text"]
+    assert not any(failed in n for n in follow["notices"]), follow["notices"]
+    # a new conversation without engine= gets the server's default (which fails over to an
+    # extractive answer, saying so)
+    fresh = Client(openai_server.url + "/", verbose=False).predict(question=QUESTION,
+                                                                   api_name="/ask")[0]
+    assert any(failed in n for n in fresh["notices"]), fresh["notices"]
