@@ -77,7 +77,8 @@ def _warn(message: str) -> None:
 def build_blocks(library: Library) -> gr.Blocks:
     """The whole web UI, bound to one Library (the shared Assistant)."""
 
-    def answer(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
+    def answer(question: str, turns: list[dict[str, Any]] | None, engine: str | None,
+               top_k: float,
                sources: list[str] | None, date_from: str, date_to: str
                ) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
         """Answer `question` as a follow-up to the conversation; yields (answer JSON, chat HTML,
@@ -157,7 +158,8 @@ def build_blocks(library: Library) -> gr.Blocks:
                 gr.update(samples=[[q] for q in examples], visible=bool(examples)))
 
     def add_files(files: list[str] | None, query: str, replace: bool,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                  progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        """The outputs, or gr.skip() (every output as it was) after a warning."""
         try:
             return _add_files(files, query, replace, progress)
         except _Refused as exc:
@@ -192,7 +194,8 @@ def build_blocks(library: Library) -> gr.Blocks:
         return (render.status_html(lines, error=bool(report.skipped)), None,
                 *refresh(query))
 
-    def delete(article_id: str | None, query: str) -> tuple[Any, ...]:
+    def delete(article_id: str | None, query: str) -> Any:
+        """The outputs, or gr.skip() (every output as it was) after a warning."""
         try:
             if not article_id:
                 raise _Refused("Choose an article to delete first.")
@@ -207,7 +210,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             _warn(exc.message)
             return gr.skip()
 
-    def load(query: str) -> tuple[Any, ...]:
+    def load(query: str) -> Any:
         try:
             return refresh(query)
         except _Refused as exc:
