@@ -25,9 +25,20 @@ logger = logging.getLogger(__name__)
 
 STREAM_EVERY = 0.05  # seconds between redraws while tokens arrive
 PRIVATE: Final = "private"  # the `api_visibility` of handlers that are not a public API
-# Copy buttons of the chat (ui.render.actions_html): copy the Markdown their Export link holds.
-# navigator.clipboard needs a secure context (https or localhost); elsewhere, execCommand.
-COPY_JS: Final = """
+# The chat's script. Copy buttons (ui.render.actions_html) copy the Markdown their Export
+# link holds (navigator.clipboard needs a secure context, https or localhost; elsewhere
+# execCommand). Esc clicks Stop while an answer streams in.
+CHAT_JS: Final = """
+if (!window.ncStopOnEscape) {
+  window.ncStopOnEscape = true;
+  document.addEventListener('keydown', (event) => {
+    const stop = document.querySelector('#nc-stop');
+    if (event.key === 'Escape' && stop && stop.offsetParent !== null) {
+      event.preventDefault();
+      stop.click();
+    }
+  });
+}
 element.addEventListener('click', async (event) => {
   const button = event.target.closest('button.nc-copy');
   if (!button) return;
@@ -97,7 +108,10 @@ def build_blocks(library: Library) -> gr.Blocks:
                                         int(top_k) if top_k else None)
         except Exception as exc:  # noqa: BLE001 - shown as a short message
             raise _Refused(_message(exc)) from exc
-        yield gr.skip(), render.chat_html(turns, question, ""), "", turns
+        # the conversation (a State) changes only with the checked answer, and into a new list:
+        # a stopped answer's thread runs on to its end, and must not touch the one the session
+        # holds
+        yield gr.skip(), render.chat_html(turns, question, ""), "", gr.skip()
         draft, shown, final = "", 0.0, None
         try:
             for event in stream:
@@ -106,17 +120,17 @@ def build_blocks(library: Library) -> gr.Blocks:
                     if time.monotonic() - shown >= STREAM_EVERY:
                         shown = time.monotonic()
                         yield gr.skip(), render.chat_html(turns, question, draft), gr.skip(), \
-                            turns
+                            gr.skip()
                 elif event.kind == "final":
                     final = event.answer
             if final is None:
                 raise RagError("the engine ended without an answer")
         except Exception as exc:  # noqa: BLE001 - restore the chat, give the question back
-            yield gr.skip(), render.chat_html(turns), question, turns
+            yield gr.skip(), render.chat_html(turns), question, gr.skip()
             raise _Refused(_message(exc)) from exc
         finally:
             stream.close()
-        turns.append({"question": question, "answer": final, "engine": engine})
+        turns = [*turns, {"question": question, "answer": final, "engine": engine}]
         yield final.to_dict(), render.chat_html(turns), "", turns
 
     def ask(question: str, turns: list[dict[str, Any]] | None, engine: str | None = None,
@@ -132,12 +146,22 @@ def build_blocks(library: Library) -> gr.Blocks:
     def ask_in_page(question: str, turns: list[dict[str, Any]] | None, engine: str,
                     top_k: float, sources: list[str] | None, date_from: str,
                     date_to: str) -> Iterator[tuple[Any, ...]]:
-        """The web page's Ask: a mistake or failure is one warning, never an error state."""
+        """The web page's Ask: a mistake or failure is one warning, never an error state. The
+        Stop button shows while the answer streams in."""
         try:
-            yield from answer(question, turns, engine, top_k, sources, date_from, date_to)
+            for shown in answer(question, turns, engine, top_k, sources, date_from, date_to):
+                yield *shown, gr.update(visible=True)
         except _Refused as exc:
             _warn(exc.message)
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
+
+    def ask_example(sample: list[str] | None, *rest: Any) -> Iterator[tuple[Any, ...]]:
+        """A "Try asking" question, asked at once."""
+        yield from ask_in_page((sample or [""])[0], *rest)
+
+    def stopped(turns: list[dict[str, Any]] | None) -> tuple[str, Any]:
+        """After Stop: the conversation as it was before the stopped question."""
+        return render.chat_html(list(turns or [])), gr.update(visible=False)
 
     def new_chat() -> tuple[str, list[dict[str, Any]], None, str]:
         return render.chat_html([]), [], None, ""
@@ -226,13 +250,15 @@ def build_blocks(library: Library) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chat = gr.HTML(render.chat_html([]), label="chat", elem_id="nc-chat",
-                               js_on_load=COPY_JS, min_height=240)
+                               js_on_load=CHAT_JS, min_height=240)
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(label="question", show_label=False,
                                           elem_id="nc-question", scale=8,
                                           placeholder="Ask about the articles…", lines=1,
                                           max_lines=4, autofocus=True)
                     send = gr.Button("Ask", variant="primary", elem_id="nc-send", scale=1)
+                    stop = gr.Button("Stop", variant="stop", elem_id="nc-stop", scale=1,
+                                     visible=False)
                     new = gr.Button("New chat", elem_id="nc-new", scale=1)
                 examples = gr.Dataset(components=[question], samples=[], label="Try asking",
                                       elem_id="nc-examples", visible=False)
@@ -274,9 +300,19 @@ def build_blocks(library: Library) -> gr.Blocks:
         listing = [table, victim, sources, examples]
         asked = [question, turns, engine, top_k, sources, date_from, date_to]
         shown = [answer_json, chat, question, turns]
-        gr.on([send.click, question.submit], ask_in_page, inputs=asked, outputs=shown,
-              concurrency_limit=8, concurrency_id="ask", show_progress="minimal",
-              api_visibility=PRIVATE)
+        asking = gr.on([send.click, question.submit], ask_in_page, inputs=asked,
+                       outputs=[*shown, stop], concurrency_limit=8, concurrency_id="ask",
+                       show_progress="minimal", api_visibility=PRIVATE,
+                       # the page keeps a stopped event pending: "once" would ignore every
+                       # later Ask
+                       trigger_mode="multiple")
+        asking_example = examples.click(ask_example, inputs=[examples, *asked[1:]],
+                                        outputs=[*shown, stop], concurrency_limit=8,
+                                        concurrency_id="ask", show_progress="minimal",
+                                        api_visibility=PRIVATE, trigger_mode="multiple")
+        # Stop (or Esc, see KEYS_JS) ends the stream; the stopped question leaves no turn
+        stop.click(stopped, turns, [chat, stop], cancels=[asking, asking_example],
+                   api_visibility=PRIVATE)
         # gradio_client's /ask: the same answer, but a mistake is an error the caller sees
         api_ask = gr.Button(visible=False, elem_id="nc-api-ask")
         # its engine starts empty (the Settings tab's starts at the default): a follow-up that
@@ -285,7 +321,6 @@ def build_blocks(library: Library) -> gr.Blocks:
         api_ask.click(ask, inputs=[question, turns, api_engine, *asked[3:]], outputs=shown,
                       api_name="ask", concurrency_limit=8, concurrency_id="ask")
         new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
-        examples.click(lambda sample: sample[0], examples, question, api_visibility=PRIVATE)
         demo.load(load, search, listing, api_visibility=PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
                       api_visibility=PRIVATE)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +18,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ui_helpers import ARTIFACTS, ROOT, SEEDS, UPLOAD_LIMIT, free_port  # noqa: E402
+
+SILENT_LLM_TIMEOUT = 4  # seconds the openai_server's engine waits for its silent LLM server
 
 
 def _need_seeds() -> Path:
@@ -74,14 +78,15 @@ def _wait_healthy(server: Server, timeout: float) -> None:
 
 
 @contextmanager
-def _serving(tmp: Path, *options: str, before: Sequence[str] = ()) -> Iterator[Server]:
+def _serving(tmp: Path, *options: str, before: Sequence[str] = (),
+             env: dict[str, str] | None = None) -> Iterator[Server]:
     """`python -m rag [before] serve [options]` on a free 127.0.0.1 port over the seeds;
     always stopped."""
     seeds = _need_seeds()
     port = free_port()
     log = tmp / "server.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", **(env or {})}
     cmd = [sys.executable, "-m", "rag", *before, "serve", "--data-dir", str(tmp / "data"),
            "--host", "127.0.0.1", "--port", str(port), "--ingest", str(seeds), *options]
     with open(log, "wb") as out:
@@ -106,15 +111,39 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
+@contextmanager
+def _silent_llm_server() -> Iterator[str]:
+    """An address that accepts connections and never answers: an LLM server that hangs."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:  # closed: done
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
 @pytest.fixture(scope="session")
 def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app served with the openai engine as its default, configured with global options
-    before the command, pointing at an address where nothing listens: a question given to it
-    fails over to an extractive answer with a notice saying so."""
-    nowhere = f"http://127.0.0.1:{free_port()}/v1"
-    with _serving(tmp_path_factory.mktemp("ui-openai-server"), "--engine", "openai",
-                  before=("--openai-url", nowhere, "--openai-model", "no-such-model")
-                  ) as server:
+    before the command, pointing at an LLM server that never answers (timeout 4 s): a
+    question given to it fails over to an extractive answer with a notice saying so."""
+    with _silent_llm_server() as url, _serving(
+            tmp_path_factory.mktemp("ui-openai-server"), "--engine", "openai",
+            before=("--openai-url", url, "--openai-model", "no-such-model"),
+            env={"NEWSCITE_LLM_TIMEOUT": str(SILENT_LLM_TIMEOUT)}) as server:
         yield server
 
 
