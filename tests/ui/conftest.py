@@ -17,9 +17,14 @@ import pytest
 # --import-mode=importlib puts no test folder on sys.path; the UI tests share ui_helpers.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui_helpers import ARTIFACTS, ROOT, SEEDS, UPLOAD_LIMIT, free_port  # noqa: E402
-
-SILENT_LLM_TIMEOUT = 4  # seconds the openai_server's engine waits for its silent LLM server
+from ui_helpers import (  # noqa: E402
+    ARTIFACTS,
+    ROOT,
+    SEEDS,
+    SILENT_LLM_TIMEOUT,
+    UPLOAD_LIMIT,
+    free_port,
+)
 
 
 def _need_seeds() -> Path:

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.fault
 
 class FailingAssistant:
     def __init__(self, data_dir: Path, fail: Exception, after_tokens: int = 0) -> None:
-        self.settings = SimpleNamespace(data_dir=data_dir, engine="extractive", top_k=6)
+        self.settings = SimpleNamespace(data_dir=data_dir, engine="extractive", top_k=6,
+                                        openai_base_url=None)
         self.fail = fail
         self.after_tokens = after_tokens
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import SILENT_LLM_TIMEOUT
-from ui_helpers import QUESTION
+from ui_helpers import QUESTION, SILENT_LLM_TIMEOUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 

@@ -12,6 +12,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
 UPLOAD_LIMIT = 50_000  # bytes, for the in-process app (the server process keeps the default)
 QUESTION = "How many Turkish soldiers were killed?"
+SILENT_LLM_TIMEOUT = 4  # seconds the openai_server's engine waits for its silent LLM server
 
 
 def parse_sse(body: str) -> list[tuple[str, Any]]:
