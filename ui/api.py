@@ -4,12 +4,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +33,7 @@ from core.records import Answer, Filters, with_as_of
 from index.formats import extensions_text
 from index.load import web_url
 from ui import render
+from ui.markdown import answer_markdown
 from ui.service import (
     GENERIC_ERROR,
     MAX_TOP_K,
@@ -43,7 +51,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Engine = Literal["auto", "extractive", "local", "openai"]
+AnswerFormat = Literal["json", "markdown"]
 UPLOAD_FILES = f"one or more files: {extensions_text()}"
+DOCS_ASSETS = "/docs/assets"
+# the files /docs (Swagger UI 5) and /redoc need, from the fastapi-offline package: served
+# here, never from a CDN
+DOC_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+             "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+# the doc pages may load nothing from elsewhere (ReDoc would show a logo from its CDN);
+# FastAPI's pages start the viewers with an inline script, ReDoc searches in a blob: worker
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+            "worker-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'")
 
 
 class FiltersIn(BaseModel):
@@ -161,21 +180,30 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         return library.ask_stream(body.question, _history(body), _filters(body), body.engine,
                                   body.top_k)
 
-    @router.post("/ask", summary="Answer a question with verified citations")
-    async def ask(body: AskIn) -> JSONResponse:
-        """The Answer as JSON (`Answer.to_dict`). 400 for an empty question or bad filters."""
-        def run() -> dict[str, Any]:
+    @router.post("/ask", summary="Answer a question with verified citations",
+                 responses={200: {"content": {"application/json": {},
+                                              "text/markdown": {}}}})
+    async def ask(body: AskIn, format: AnswerFormat = Query(  # noqa: A002, B008
+            "json", description="json: the Answer (`Answer.to_dict`); markdown: the answer "
+                                "as Markdown with numbered footnotes (title, outlet, date, "
+                                "URL, quote), as text/markdown")) -> Response:
+        """The Answer as JSON (`Answer.to_dict`), or Markdown with `?format=markdown`. 400 for
+        an empty question or bad filters."""
+        def run() -> Answer:
             final = None
             for event in _start(body):
                 if event.kind == "final":
                     final = event.answer
             if final is None:
                 raise RagError("the engine ended without an answer")
-            return final.to_dict()
+            return final
         try:
-            return JSONResponse(await anyio.to_thread.run_sync(run, limiter=_limit(body)))
+            final = await anyio.to_thread.run_sync(run, limiter=_limit(body))
         except Exception as exc:  # noqa: BLE001 - translated to an HTTP error at the edge
             return error_response(exc)
+        if format == "markdown":
+            return Response(answer_markdown(final), media_type="text/markdown; charset=utf-8")
+        return JSONResponse(final.to_dict())
 
     @router.post("/ask/stream", summary="Answer as server-sent events",
                  response_class=StreamingResponse,
@@ -332,6 +360,51 @@ def add_article_page(app: FastAPI, library: Library) -> None:
                                      "base-uri 'none'; form-action 'none'",
                                      "X-Content-Type-Options": "nosniff",
                                      "Referrer-Policy": "no-referrer"})
+
+
+def add_api_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc with their scripts, style sheet and icon served
+    by this app (from the fastapi-offline package), so the docs work offline. FastAPI's own
+    pages load them from a CDN: the app is made with both off."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    folder = Path(str(files("fastapi_offline") / "static"))
+
+    def urls(request: Request) -> tuple[str, str]:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return root + (app.openapi_url or "/openapi.json"), root + DOCS_ASSETS
+
+    def secured(page: HTMLResponse) -> HTMLResponse:
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(request: Request) -> HTMLResponse:
+        spec, assets = urls(request)
+        return secured(get_swagger_ui_html(
+            openapi_url=spec, title=f"{app.title} REST API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png", oauth2_redirect_url=None,
+            # no badge from validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None}))
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        spec, assets = urls(request)
+        return secured(get_redoc_html(openapi_url=spec, title=f"{app.title} REST API",
+                                      redoc_js_url=f"{assets}/redoc.standalone.js",
+                                      redoc_favicon_url=f"{assets}/favicon.png",
+                                      with_google_fonts=False))
+
+    @app.get(DOCS_ASSETS + "/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        if name not in DOC_FILES:
+            raise HTTPException(404, "Not Found")
+        return FileResponse(folder / name, media_type=DOC_FILES[name],
+                            headers={"Cache-Control": "public, max-age=86400"})
 
 
 def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:

@@ -37,6 +37,17 @@ def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
                         **default)  # type: ignore[arg-type]
 
 
+def _openai(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The OpenAI-compatible server's options: global (before the command) and on the
+    commands that answer (`ask`, `serve`), like `_common`."""
+    default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--openai-url", metavar="URL", help="OpenAI-compatible server base "
+                        "URL, e.g. http://127.0.0.1:11434/v1 (enables the openai engine; "
+                        "or NEWSCITE_OPENAI_BASE_URL)", **default)  # type: ignore[arg-type]
+    parser.add_argument("--openai-model", metavar="NAME", help="model name on that server "
+                        "(or NEWSCITE_OPENAI_MODEL)", **default)  # type: ignore[arg-type]
+
+
 def _iso_date(value: str) -> str:
     """argparse's view of `core.records.iso_date` (the one date parser)."""
     from core.records import iso_date
@@ -63,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newscite",
         description="Ask questions about news articles; every sentence cites its passage.")
     _common(parser, top=True)
+    _openai(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="index article files, folders or web pages")
@@ -98,11 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                   help="text (default), json (the whole Answer) or markdown (numbered "
+                   "footnotes with title, outlet, date, URL and quote)")
+    p.add_argument("--json", action="store_const", const="json", dest="format",
+                   help="the same as --format json")
     p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
     p.add_argument("--top-k", type=int, help="passages to retrieve")
-    p.add_argument("--openai-url", help="OpenAI-compatible server base URL")
-    p.add_argument("--openai-model", help="model name on that server")
+    _openai(p)
     p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
                    help="the question's 'now': articles published after it are not used")
     _filters(p)
@@ -158,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read the token from this file (its first line)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host "
                    "without --auth (anyone who can reach it can read and change the index)")
-    p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"])
+    p.add_argument("--engine", choices=["auto", "extractive", "local", "openai"],
+                   help="the default answer engine")
+    _openai(p)
     p.add_argument("--ingest", action="append", default=[], type=Path,
                    help="index this folder before serving (repeatable)")
     p.add_argument("--sync-every", type=_interval, metavar="INTERVAL",
@@ -357,8 +374,11 @@ def run(args: argparse.Namespace) -> int:
         filters = Filters(sources=_outlets(assistant, args.source), date_from=args.date_from,
                           date_to=args.date_to, article_ids=tuple(args.article))
         answer = assistant.ask(args.question, filters=filters, as_of=args.as_of)
-        if args.json:
+        if args.format == "json":
             print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        elif args.format == "markdown":
+            from ui.markdown import answer_markdown
+            print(answer_markdown(answer), end="")
         else:
             _print_answer(answer)
         return 0

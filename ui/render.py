@@ -1,6 +1,7 @@
 """HTML for answers, sources, the article page and the library; every text is escaped here."""
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from html import escape
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from core.records import Answer, Article, Citation, Hit
+from ui.markdown import answer_markdown, conversation_markdown, file_name
 
 if TYPE_CHECKING:
     from index.feeds import Feed
@@ -16,48 +18,86 @@ if TYPE_CHECKING:
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 LIBRARY_ROWS = 300  # rows drawn at once in the Library tab
 
-CSS = """
-.nc-chat{display:flex;flex-direction:column;gap:14px;font-size:15px;line-height:1.5}
-.nc-empty{color:#6b7280;padding:24px;text-align:center}
-.nc-q{align-self:flex-end;max-width:80%;background:#e0ecff;color:#0b1f44;border-radius:12px;
-  padding:8px 12px;white-space:pre-wrap}
-.nc-a{align-self:flex-start;max-width:100%;width:100%;background:#f7f7f8;color:#111827;
-  border:1px solid #e5e7eb;border-radius:12px;padding:10px 14px}
-.nc-text{white-space:pre-wrap}
-.nc-draft{color:#374151}
-.nc-draft::after{content:" \\25CF";color:#2563eb;animation:nc-blink 1s infinite}
+# Every custom element takes its colours from one palette, light by default and dark under
+# Gradio's `.dark` class (set on <body> when the OS prefers dark): an element that sets a
+# background always sets its text colour too, so nothing inherits near-white text onto a light
+# card or the reverse. Pairs are chosen for a contrast ratio of at least 4.5.
+PALETTE_LIGHT = {
+    "fg": "#111827", "muted": "#4b5563", "answer-bg": "#f7f7f8", "card-bg": "#ffffff",
+    "border": "#e5e7eb", "q-bg": "#e0ecff", "q-fg": "#0b1f44", "link": "#1d4ed8",
+    "mark-bg": "#fde047", "mark-fg": "#111827", "warn-bg": "#fff4e5", "warn-line": "#b45309",
+    "badge-bg": "#fde68a", "badge-fg": "#78350f", "refused-bg": "#fee2e2",
+    "refused-fg": "#7f1d1d", "notice-bg": "#eef2ff", "notice-fg": "#312e81", "ok": "#14532d",
+    "error": "#991b1b", "focus": "#2563eb", "focus-soft": "#bfdbfe", "button-bg": "#ffffff",
+}
+PALETTE_DARK = {
+    "fg": "#e5e7eb", "muted": "#a1a1aa", "answer-bg": "#111827", "card-bg": "#1f2937",
+    "border": "#374151", "q-bg": "#1e3a8a", "q-fg": "#e0ecff", "link": "#93c5fd",
+    "mark-bg": "#facc15", "mark-fg": "#111827", "warn-bg": "#422006", "warn-line": "#f59e0b",
+    "badge-bg": "#78350f", "badge-fg": "#fef3c7", "refused-bg": "#450a0a",
+    "refused-fg": "#fecaca", "notice-bg": "#1e1b4b", "notice-fg": "#c7d2fe", "ok": "#86efac",
+    "error": "#fca5a5", "focus": "#60a5fa", "focus-soft": "#1e3a8a", "button-bg": "#1f2937",
+}
+
+
+def _palette(colors: dict[str, str]) -> str:
+    return "".join(f"--nc-{name}:{value};" for name, value in colors.items())
+
+
+CSS = (":root{" + _palette(PALETTE_LIGHT) + "}\n.dark{" + _palette(PALETTE_DARK) + "}\n" + """
+.nc-chat{display:flex;flex-direction:column;gap:14px;font-size:15px;line-height:1.5;
+  color:var(--nc-fg)}
+.nc-empty{color:var(--nc-muted);padding:24px;text-align:center}
+.nc-q{align-self:flex-end;max-width:80%;background:var(--nc-q-bg);color:var(--nc-q-fg);
+  border-radius:12px;padding:8px 12px;white-space:pre-wrap}
+.nc-a{align-self:flex-start;max-width:100%;width:100%;background:var(--nc-answer-bg);
+  color:var(--nc-fg);border:1px solid var(--nc-border);border-radius:12px;padding:10px 14px}
+.nc-text{white-space:pre-wrap;color:var(--nc-fg)}
+.nc-draft{color:var(--nc-fg)}
+.nc-draft::after{content:" \\25CF";color:var(--nc-focus);animation:nc-blink 1s infinite}
 @keyframes nc-blink{50%{opacity:.2}}
 a.nc-cite{font-weight:600;font-size:.8em;vertical-align:.25em;text-decoration:none;
-  color:#1d4ed8;padding:0 1px}
+  color:var(--nc-link);padding:0 1px}
 a.nc-cite:hover{text-decoration:underline}
-.nc-unsupported{background:#fff4e5;border-bottom:2px dotted #d97706}
+.nc-unsupported{background:var(--nc-warn-bg);color:var(--nc-fg);
+  border-bottom:2px dotted var(--nc-warn-line)}
 .nc-badge{display:inline-block;font-size:11px;font-weight:600;border-radius:8px;padding:0 6px;
   margin-left:4px;vertical-align:middle}
-.nc-badge-warn{background:#fde68a;color:#78350f}
-.nc-missing{font-size:12px;color:#92400e;margin-left:6px}
-.nc-refused{background:#fee2e2;color:#7f1d1d;border-radius:8px;padding:6px 10px;margin:6px 0;
-  font-weight:600}
-.nc-notice{background:#eef2ff;color:#312e81;border-radius:8px;padding:4px 10px;margin:6px 0;
-  font-size:13px}
-.nc-meta{color:#6b7280;font-size:12px;margin-top:6px}
+.nc-badge-warn{background:var(--nc-badge-bg);color:var(--nc-badge-fg)}
+.nc-missing{font-size:12px;color:var(--nc-muted);margin-left:6px}
+.nc-refused{background:var(--nc-refused-bg);color:var(--nc-refused-fg);border-radius:8px;
+  padding:6px 10px;margin:6px 0;font-weight:600}
+.nc-notice{background:var(--nc-notice-bg);color:var(--nc-notice-fg);border-radius:8px;
+  padding:4px 10px;margin:6px 0;font-size:13px}
+.nc-meta{color:var(--nc-muted);font-size:12px;margin-top:6px}
 .nc-sources{margin-top:10px;display:flex;flex-direction:column;gap:8px}
-.nc-sources h4{margin:4px 0;font-size:13px;color:#374151;text-transform:uppercase;
+.nc-sources h4{margin:4px 0;font-size:13px;color:var(--nc-muted);text-transform:uppercase;
   letter-spacing:.04em}
-.nc-card{border:1px solid #e5e7eb;border-radius:10px;padding:8px 12px;background:#fff;
-  scroll-margin-top:80px}
-.nc-card:target{outline:3px solid #2563eb;box-shadow:0 0 0 4px #bfdbfe}
-.nc-card-head{font-weight:600}
-.nc-num{display:inline-block;min-width:22px;color:#1d4ed8}
-.nc-card-meta{color:#6b7280;font-size:12px;margin:2px 0 4px}
-.nc-card-meta a{color:#1d4ed8}
-.nc-passage{white-space:pre-wrap;font-size:14px;color:#1f2937;margin:4px 0}
-.nc-passage mark{background:#fde047;color:#111827;padding:0 1px}
+.nc-card{border:1px solid var(--nc-border);border-radius:10px;padding:8px 12px;
+  background:var(--nc-card-bg);color:var(--nc-fg);scroll-margin-top:80px}
+.nc-card:target{outline:3px solid var(--nc-focus);box-shadow:0 0 0 4px var(--nc-focus-soft)}
+.nc-card-head{font-weight:600;color:var(--nc-fg)}
+.nc-num{display:inline-block;min-width:22px;color:var(--nc-link)}
+.nc-card-meta{color:var(--nc-muted);font-size:12px;margin:2px 0 4px}
+.nc-card-meta a,a.nc-open,.nc-lib a{color:var(--nc-link)}
+.nc-passage{white-space:pre-wrap;font-size:14px;color:var(--nc-fg);margin:4px 0}
+.nc-passage mark,.nc-chat mark{background:var(--nc-mark-bg);color:var(--nc-mark-fg);
+  padding:0 1px}
 .nc-open{font-size:13px}
-details.nc-more summary{cursor:pointer;color:#4b5563;font-size:13px}
-.nc-lib{width:100%;border-collapse:collapse;font-size:14px}
-.nc-lib th,.nc-lib td{border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left}
-.nc-lib td.nc-id{font-family:monospace;font-size:12px;color:#6b7280}
-"""
+details.nc-more summary{cursor:pointer;color:var(--nc-muted);font-size:13px}
+.nc-lib{width:100%;border-collapse:collapse;font-size:14px;color:var(--nc-fg)}
+.nc-lib th,.nc-lib td{border-bottom:1px solid var(--nc-border);padding:4px 8px;text-align:left;
+  color:var(--nc-fg)}
+.nc-lib td.nc-id{font-family:monospace;font-size:12px;color:var(--nc-muted)}
+.nc-actions{display:flex;gap:8px;margin-top:8px;font-size:13px}
+.nc-actions-all{justify-content:flex-end;margin-top:0}
+.nc-actions button,.nc-actions a{background:var(--nc-button-bg);color:var(--nc-fg);
+  border:1px solid var(--nc-border);border-radius:6px;padding:2px 10px;cursor:pointer;
+  text-decoration:none;font:inherit}
+.nc-actions button:hover,.nc-actions a:hover{border-color:var(--nc-focus)}
+.nc-status-ok{color:var(--nc-ok)}
+.nc-status-error{color:var(--nc-error)}
+""")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -180,6 +220,24 @@ def sources_html(answer: Answer, anchor: str) -> str:
     return html
 
 
+def markdown_href(text: str) -> str:
+    """A data: URL holding `text` as a Markdown file (a download needs no server state)."""
+    return "data:text/markdown;charset=utf-8;base64," + base64.b64encode(
+        text.encode("utf-8")).decode("ascii")
+
+
+def actions_html(markdown: str, name: str, what: str, label: str = "",
+                 extra_class: str = "") -> str:
+    """Copy and Export buttons for some Markdown (`what` it is, for the tooltips; `label` after
+    the button names). The chat's script copies the text of the export link."""
+    suffix = f" {escape(label)}" if label else ""
+    return (f'<div class="nc-actions {extra_class}"><button type="button" class="nc-copy" '
+            f'title="Copy {escape(what)} as Markdown">Copy{suffix}</button>'
+            f'<a class="nc-export" href="{markdown_href(markdown)}" '
+            f'download="{escape(name, quote=True)}" '
+            f'title="Download {escape(what)} as Markdown">Export{suffix}</a></div>')
+
+
 def answer_html(answer: Answer, anchor: str, final: bool = True) -> str:
     """An answer card; `final=False` for the quick answer shown while the full one is written."""
     parts = [f'<div class="nc-a {"nc-final" if final else "nc-quick"}">']
@@ -195,6 +253,9 @@ def answer_html(answer: Answer, anchor: str, final: bool = True) -> str:
         meta += f" · searched for: {escape(answer.standalone_question)}"
     parts.append(f'<div class="nc-meta">{meta}</div>')
     parts.append(sources_html(answer, anchor))
+    if final:
+        parts.append(actions_html(answer_markdown(answer), file_name(answer.question),
+                                  "this answer"))
     parts.append("</div>")
     return "".join(parts)
 
@@ -213,6 +274,10 @@ def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
         return ('<div class="nc-chat"><div class="nc-empty">Ask a question about the indexed '
                 'articles. Every sentence of the answer cites its passage.</div></div>')
     parts = ['<div class="nc-chat">']
+    if turns and pending is None:  # not while an answer streams in: it is redrawn often
+        whole = conversation_markdown([t["answer"] for t in turns])
+        parts.append(actions_html(whole, file_name("conversation"), "the whole conversation",
+                                  "conversation", "nc-actions-all"))
     for i, turn in enumerate(turns):
         parts.append(f'<div class="nc-q">{escape(turn["question"])}</div>')
         parts.append(answer_html(turn["answer"], f"c{i + 1}"))
@@ -238,10 +303,14 @@ def article_page(article: Article, start: int | None, end: int | None) -> str:
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"color-scheme\" content=\"light dark\">"
         f"<title>{escape(article.title)}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:760px;margin:32px auto;padding:0 16px;"
-        "line-height:1.6;color:#111827}.meta{color:#6b7280;font-size:14px}"
-        ".text{white-space:pre-wrap}mark{background:#fde047;padding:0 2px;scroll-margin-top:40vh}"
+        "line-height:1.6;color:#111827;background:#ffffff}.meta{color:#4b5563;font-size:14px}"
+        "a{color:#1d4ed8}.text{white-space:pre-wrap}"
+        "mark{background:#fde047;color:#111827;padding:0 2px;scroll-margin-top:40vh}"
+        "@media (prefers-color-scheme: dark){body{color:#e5e7eb;background:#111827}"
+        ".meta{color:#a1a1aa}a{color:#93c5fd}}"
         "</style></head><body>"
         f"<h1>{escape(article.title)}</h1><div class=\"meta\">{meta}</div>"
         f"<div class=\"text\">{body}</div></body></html>")
@@ -299,5 +368,5 @@ def feeds_html(feeds: Sequence[Feed]) -> str:
 
 
 def status_html(lines: Sequence[str], error: bool = False) -> str:
-    color = "#7f1d1d" if error else "#14532d"
-    return "".join(f'<div style="color:{color}">{escape(line)}</div>' for line in lines)
+    kind = "nc-status-error" if error else "nc-status-ok"
+    return "".join(f'<div class="{kind}">{escape(line)}</div>' for line in lines)

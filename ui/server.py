@@ -257,7 +257,7 @@ def create_app(assistant: Assistant, *, max_upload_bytes: int = 5_000_000,
     from fastapi import FastAPI
 
     from ui import render
-    from ui.api import add_article_page, add_error_handlers, build_router
+    from ui.api import add_api_docs, add_article_page, add_error_handlers, build_router
     from ui.service import Library
     from ui.uploads import UploadLimits
     from ui.web import build_blocks
@@ -269,8 +269,10 @@ def create_app(assistant: Assistant, *, max_upload_bytes: int = 5_000_000,
                               "question, bad filters), 404 unknown article, 409 index busy, "
                               "413 upload too large, 415 file type not allowed, 422 malformed "
                               "request (invalid JSON, missing or mistyped fields), 503 engine "
-                              "or store unavailable.")
+                              "or store unavailable.",
+                  docs_url=None, redoc_url=None)  # served offline: add_api_docs
     app.state.library = library
+    add_api_docs(app)
     add_error_handlers(app)
     app.include_router(build_router(library, {kind: anyio.CapacityLimiter(n)
                                               for kind, n in ASK_CONCURRENCY.items()}))

@@ -179,6 +179,7 @@ class Library:
         # uploads are indexed by a background job: questions read the committed state meanwhile
         self.jobs = IngestJobs(self._run_ingest)
         # answers at once per kind of engine: extractive answers never wait behind the LLM's
+        self._engines: list[str] | None = None  # installed packages do not change meanwhile
         self._slots = {"extractive": threading.BoundedSemaphore(EXTRACTIVE_CONCURRENCY),
                        "llm": threading.BoundedSemaphore(LLM_CONCURRENCY)}
 
@@ -191,6 +192,21 @@ class Library:
     @property
     def default_engine(self) -> str:
         return str(self.assistant.settings.engine)
+
+    def engines(self) -> list[str]:
+        """The engines offered for questions: auto and extractive always, local when its
+        package and model are installed, openai when a server URL is configured (the default
+        engine is always listed: a question to it says what is missing)."""
+        if self._engines is None:
+            from rag.llm import is_local_available
+
+            usable = {"auto", "extractive", self.default_engine}
+            if is_local_available():
+                usable.add("local")
+            if self.assistant.settings.openai_base_url:
+                usable.add("openai")
+            self._engines = [e for e in ENGINES if e in usable]
+        return list(self._engines)
 
     @property
     def default_top_k(self) -> int:

@@ -12,7 +12,6 @@ import gradio as gr
 
 from core.errors import RagError
 from core.records import IngestReport
-from core.settings import ENGINES
 from index.formats import EXTENSIONS, extensions_text
 from ui import render
 from ui.service import (
@@ -27,14 +26,64 @@ logger = logging.getLogger(__name__)
 
 STREAM_EVERY = 0.05  # seconds between redraws while tokens arrive
 PRIVATE: Final = "private"  # the `api_visibility` of handlers that are not a public API
+# The chat's script. Copy buttons (ui.render.actions_html) copy the Markdown their Export
+# link holds (navigator.clipboard needs a secure context, https or localhost; elsewhere
+# execCommand). Esc clicks Stop while an answer streams in.
+CHAT_JS: Final = """
+if (!window.ncStopOnEscape) {
+  window.ncStopOnEscape = true;
+  document.addEventListener('keydown', (event) => {
+    const stop = document.querySelector('#nc-stop');
+    if (event.key === 'Escape' && stop && stop.offsetParent !== null) {
+      event.preventDefault();
+      stop.click();
+    }
+  });
+}
+element.addEventListener('click', async (event) => {
+  const button = event.target.closest('button.nc-copy');
+  if (!button) return;
+  const link = button.parentElement.querySelector('a.nc-export');
+  const bytes = Uint8Array.from(atob(link.href.split(',')[1]), c => c.charCodeAt(0));
+  const text = new TextDecoder().decode(bytes);
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (e) {
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = label; }, 1500);
+});
+"""
 
 
-def _fail(exc: Exception) -> gr.Error:
+def _message(exc: Exception) -> str:
     """A short message for the user; unexpected errors are logged, never shown."""
     if isinstance(exc, RagError):  # Gradio shows the message as HTML: it may echo user input
-        return gr.Error(html.escape(str(exc)))
+        return html.escape(str(exc))
     logger.error("unexpected error in the web chat", exc_info=exc)
-    return gr.Error(GENERIC_ERROR)
+    return GENERIC_ERROR
+
+
+class _Refused(Exception):
+    """A mistake in the web page's input (no file, no question, a bad date): one warning, and
+    every output left as it was. Raising gr.Error instead would put each output component in
+    Gradio's error state, with an "Error" label that stays until the page is reloaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _warn(message: str) -> None:
+    gr.Warning(message, title="Not done")
 
 
 def _report_lines(report: IngestReport) -> list[str]:
@@ -50,47 +99,84 @@ def _report_lines(report: IngestReport) -> list[str]:
 def build_blocks(library: Library) -> gr.Blocks:
     """The whole web UI, bound to one Library (the shared Assistant)."""
 
-    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str, top_k: float,
-            sources: list[str] | None, date_from: str,
-            date_to: str) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+    def answer(question: str, turns: list[dict[str, Any]] | None, engine: str | None,
+               top_k: float,
+               sources: list[str] | None, date_from: str, date_to: str
+               ) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
         """Answer `question` as a follow-up to the conversation; yields (answer JSON, chat HTML,
-        question box, conversation) as the draft streams in, then with the checked answer."""
+        question box, conversation) as the draft streams in, then with the checked answer.
+        Raises _Refused for bad input and for failures (the chat is restored first). With no
+        `engine`, the conversation keeps the engine of its last question."""
         turns = list(turns or [])
+        engine = engine or (turns[-1].get("engine") if turns else None) or ""
         question = (question or "").strip()
         if not question:
-            raise gr.Error("Type a question first.")
+            raise _Refused("Type a question first.")
         history = [(t["question"], t["answer"].text) for t in turns]
         try:
             filters = make_filters(sources, date_from, date_to)
             stream = library.ask_stream(question, history, filters, engine or None,
                                         int(top_k) if top_k else None)
         except Exception as exc:  # noqa: BLE001 - shown as a short message
-            raise _fail(exc) from exc
-        yield gr.skip(), render.chat_html(turns, question, ""), "", turns
-        draft, shown, answer, quick = "", 0.0, None, None
+            raise _Refused(_message(exc)) from exc
+        # the conversation (a State) changes only with the checked answer, and into a new list:
+        # a stopped answer's thread runs on to its end, and must not touch the one the session
+        # holds
+        yield gr.skip(), render.chat_html(turns, question, ""), "", gr.skip()
+        draft, shown, final, quick = "", 0.0, None, None
         try:
             for event in stream:
                 if event.kind == "quick":  # the extractive answer, while the model writes
                     quick = event.answer
                     yield gr.skip(), render.chat_html(turns, question, draft, quick), \
-                        gr.skip(), turns
+                        gr.skip(), gr.skip()
                 elif event.kind == "token":
                     draft += event.text
                     if time.monotonic() - shown >= STREAM_EVERY:
                         shown = time.monotonic()
                         yield gr.skip(), render.chat_html(turns, question, draft, quick), \
-                            gr.skip(), turns
+                            gr.skip(), gr.skip()
                 elif event.kind == "final":
-                    answer = event.answer
-            if answer is None:
+                    final = event.answer
+            if final is None:
                 raise RagError("the engine ended without an answer")
         except Exception as exc:  # noqa: BLE001 - restore the chat, give the question back
-            yield gr.skip(), render.chat_html(turns), question, turns
-            raise _fail(exc) from exc
+            yield gr.skip(), render.chat_html(turns), question, gr.skip()
+            raise _Refused(_message(exc)) from exc
         finally:
             stream.close()
-        turns.append({"question": question, "answer": answer})
-        yield answer.to_dict(), render.chat_html(turns), "", turns
+        turns = [*turns, {"question": question, "answer": final, "engine": engine}]
+        yield final.to_dict(), render.chat_html(turns), "", turns
+
+    def ask(question: str, turns: list[dict[str, Any]] | None, engine: str | None = None,
+            top_k: float = 0, sources: list[str] | None = None, date_from: str = "",
+            date_to: str = "") -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+        """The public API (gradio_client's /ask): errors are raised, so callers see them; a
+        follow-up without `engine` uses the conversation's."""
+        try:
+            yield from answer(question, turns, engine, top_k, sources, date_from, date_to)
+        except _Refused as exc:
+            raise gr.Error(exc.message) from exc
+
+    def ask_in_page(question: str, turns: list[dict[str, Any]] | None, engine: str,
+                    top_k: float, sources: list[str] | None, date_from: str,
+                    date_to: str) -> Iterator[tuple[Any, ...]]:
+        """The web page's Ask: a mistake or failure is one warning, never an error state. The
+        Stop button shows while the answer streams in."""
+        try:
+            for shown in answer(question, turns, engine, top_k, sources, date_from, date_to):
+                yield *shown, gr.update(visible=True)
+        except _Refused as exc:
+            _warn(exc.message)
+        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
+
+    def ask_example(sample: list[str] | None, *rest: Any) -> Iterator[tuple[Any, ...]]:
+        """A "Try asking" question, asked at once."""
+        yield from ask_in_page((sample or [""])[0], *rest)
+
+    def stopped(turns: list[dict[str, Any]] | None) -> tuple[str, Any]:
+        """After Stop: the conversation as it was before the stopped question."""
+        return render.chat_html(list(turns or [])), gr.update(visible=False)
 
     def new_chat() -> tuple[str, list[dict[str, Any]], None, str]:
         return render.chat_html([]), [], None, ""
@@ -101,7 +187,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             infos = library.articles()
             examples = library.example_questions()
         except Exception as exc:  # noqa: BLE001
-            raise _fail(exc) from exc
+            raise _Refused(_message(exc)) from exc
         choices = [(f"{a.title[:80]} ({a.source or 'unknown outlet'}, {a.id})", a.id)
                    for a in infos]
         sources = sorted({a.source for a in infos if a.source})
@@ -111,9 +197,18 @@ def build_blocks(library: Library) -> gr.Blocks:
                 gr.update(samples=[[q] for q in examples], visible=bool(examples)))
 
     def add_files(files: list[str] | None, query: str, replace: bool,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                  progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        """The outputs, or gr.skip() (every output as it was) after a warning."""
+        try:
+            return _add_files(files, query, replace, progress)
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
+
+    def _add_files(files: list[str] | None, query: str, replace: bool,
+                   progress: gr.Progress) -> tuple[Any, ...]:
         if not files:
-            raise gr.Error("Choose one or more files first.")
+            raise _Refused("Choose one or more files first.")
         saved: list[Upload] = []
         try:
             for path in files:
@@ -127,51 +222,65 @@ def build_blocks(library: Library) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001
             for up in saved:
                 up.path.unlink(missing_ok=True)
-            raise _fail(exc) from exc
-        lines = [f"{len(report.added)} added, {len(report.updated)} updated, "
-                 f"{len(report.unchanged)} already indexed, {len(report.skipped)} skipped "
-                 f"({report.chunks_embedded} passages in {report.seconds:.1f} s)."]
-        lines += [f"Skipped {s.path}: {s.reason}" for s in report.skipped]
-        lines += [f"Warning: {w}" for w in report.warnings]
+            raise _Refused(_message(exc)) from exc
+        lines = _report_lines(report)
         if report.added or report.updated:
             gr.Info("Added to the library; you can ask about it now.")
         return (render.status_html(lines, error=bool(report.skipped)), None,
                 *refresh(query))
 
-    def delete(article_id: str | None, query: str) -> tuple[Any, ...]:
-        if not article_id:
-            raise gr.Error("Choose an article to delete first.")
+    def delete(article_id: str | None, query: str) -> Any:
+        """The outputs, or gr.skip() (every output as it was) after a warning."""
         try:
-            deleted = library.delete(article_id)
-        except Exception as exc:  # noqa: BLE001
-            raise _fail(exc) from exc
-        if not deleted:
-            raise gr.Error(f"No article with id {html.escape(article_id)}.")
-        return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
+            if not article_id:
+                raise _Refused("Choose an article to delete first.")
+            try:
+                deleted = library.delete(article_id)
+            except Exception as exc:  # noqa: BLE001
+                raise _Refused(_message(exc)) from exc
+            if not deleted:
+                raise _Refused(f"No article with id {html.escape(article_id)}.")
+            return (render.status_html([f"Deleted article {article_id}."]), *refresh(query))
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
+
+    def load(query: str) -> Any:
+        try:
+            return refresh(query)
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
 
     def add_url(url: str, query: str,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        """A feed (added and synced) or an article page (indexed) from its address."""
+                progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        """A feed (added and synced) or an article page (indexed) from its address; or
+        gr.skip() (every output as it was) after a warning."""
         url = (url or "").strip()
-        if not url:
-            raise gr.Error("Type the address of a feed or an article page first.")
         try:
-            progress(0, desc="Fetching…")
-            report = library.add_link(url, progress=lambda done, total: progress(
-                (done, total), desc="Embedding", unit="chunks"))
-        except Exception as exc:  # noqa: BLE001
-            raise _fail(exc) from exc
+            if not url:
+                raise _Refused("Type the address of a feed or an article page first.")
+            try:
+                progress(0, desc="Fetching…")
+                report = library.add_link(url, progress=lambda done, total: progress(
+                    (done, total), desc="Embedding", unit="chunks"))
+            except Exception as exc:  # noqa: BLE001
+                raise _Refused(_message(exc)) from exc
+        except _Refused as exc:
+            _warn(exc.message)
+            return gr.skip()
         return (render.status_html(_report_lines(report), error=bool(report.skipped)), "",
                 render.feeds_html(library.feeds()), *refresh(query))
 
     def sync_feeds(query: str, progress: gr.Progress = gr.Progress()  # noqa: B008
-                   ) -> tuple[Any, ...]:
+                   ) -> Any:
         try:
             progress(0, desc="Syncing feeds…")
             report = library.sync(progress=lambda done, total: progress(
                 (done, total), desc="Embedding", unit="chunks"))
         except Exception as exc:  # noqa: BLE001
-            raise _fail(exc) from exc
+            _warn(_message(exc))
+            return gr.skip()
         return (render.status_html(_report_lines(report), error=bool(report.skipped)),
                 render.feeds_html(library.feeds()), *refresh(query))
 
@@ -184,13 +293,15 @@ def build_blocks(library: Library) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chat = gr.HTML(render.chat_html([]), label="chat", elem_id="nc-chat",
-                               js_on_load=None, min_height=240)
+                               js_on_load=CHAT_JS, min_height=240)
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(label="question", show_label=False,
                                           elem_id="nc-question", scale=8,
                                           placeholder="Ask about the articles…", lines=1,
                                           max_lines=4, autofocus=True)
                     send = gr.Button("Ask", variant="primary", elem_id="nc-send", scale=1)
+                    stop = gr.Button("Stop", variant="stop", elem_id="nc-stop", scale=1,
+                                     visible=False)
                     new = gr.Button("New chat", elem_id="nc-new", scale=1)
                 examples = gr.Dataset(components=[question], samples=[], label="Try asking",
                                       elem_id="nc-examples", visible=False)
@@ -220,9 +331,10 @@ def build_blocks(library: Library) -> gr.Blocks:
                                          elem_id="nc-delete-choice")
                     remove = gr.Button("Delete", variant="stop", scale=1, elem_id="nc-delete")
             with gr.Tab("Settings", id="settings"):
-                engine = gr.Radio(list(ENGINES), value=library.default_engine,
+                engine = gr.Radio(library.engines(), value=library.default_engine,
                                   label="Answer engine", elem_id="nc-engine",
-                                  info="auto = the local LLM when installed, else extractive")
+                                  info="auto = the local LLM when installed, else extractive; "
+                                       "openai needs a server (serve --openai-url)")
                 top_k = gr.Slider(1, MAX_TOP_K, value=library.default_top_k, step=1,
                                   label="Passages to retrieve (top_k)", elem_id="nc-topk")
                 # any outlet name is accepted (uploads add outlets after the page was built)
@@ -236,13 +348,30 @@ def build_blocks(library: Library) -> gr.Blocks:
                                          placeholder="YYYY-MM-DD", elem_id="nc-date-to")
 
         listing = [table, victim, sources, examples]
-        gr.on([send.click, question.submit], ask,
-              inputs=[question, turns, engine, top_k, sources, date_from, date_to],
-              outputs=[answer_json, chat, question, turns], api_name="ask",
-              concurrency_limit=8, concurrency_id="ask", show_progress="minimal")
+        asked = [question, turns, engine, top_k, sources, date_from, date_to]
+        shown = [answer_json, chat, question, turns]
+        asking = gr.on([send.click, question.submit], ask_in_page, inputs=asked,
+                       outputs=[*shown, stop], concurrency_limit=8, concurrency_id="ask",
+                       show_progress="minimal", api_visibility=PRIVATE,
+                       # the page keeps a stopped event pending: "once" would ignore every
+                       # later Ask
+                       trigger_mode="multiple")
+        asking_example = examples.click(ask_example, inputs=[examples, *asked[1:]],
+                                        outputs=[*shown, stop], concurrency_limit=8,
+                                        concurrency_id="ask", show_progress="minimal",
+                                        api_visibility=PRIVATE, trigger_mode="multiple")
+        # Stop (or Esc, see KEYS_JS) ends the stream; the stopped question leaves no turn
+        stop.click(stopped, turns, [chat, stop], cancels=[asking, asking_example],
+                   api_visibility=PRIVATE)
+        # gradio_client's /ask: the same answer, but a mistake is an error the caller sees
+        api_ask = gr.Button(visible=False, elem_id="nc-api-ask")
+        # its engine starts empty (the Settings tab's starts at the default): a follow-up that
+        # names none keeps the conversation's engine
+        api_engine = gr.Radio(library.engines(), value=None, label="engine", visible=False)
+        api_ask.click(ask, inputs=[question, turns, api_engine, *asked[3:]], outputs=shown,
+                      api_name="ask", concurrency_limit=8, concurrency_id="ask")
         new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
-        examples.click(lambda sample: sample[0], examples, question, api_visibility=PRIVATE)
-        demo.load(refresh, search, listing, api_visibility=PRIVATE)
+        demo.load(load, search, listing, api_visibility=PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
                       api_visibility=PRIVATE)
         add.click(add_files, [upload, search, replace], [status, upload, *listing],

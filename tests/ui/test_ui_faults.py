@@ -24,7 +24,8 @@ pytestmark = pytest.mark.fault
 
 class FailingAssistant:
     def __init__(self, data_dir: Path, fail: Exception, after_tokens: int = 0) -> None:
-        self.settings = SimpleNamespace(data_dir=data_dir, engine="extractive", top_k=6)
+        self.settings = SimpleNamespace(data_dir=data_dir, engine="extractive", top_k=6,
+                                        openai_base_url=None)
         self.fail = fail
         self.after_tokens = after_tokens
 
@@ -123,7 +124,7 @@ def test_malformed_gradio_calls_and_rfc5987_names_are_400_not_500(tmp_path):
 
 def test_web_error_messages_are_escaped():
     from core.errors import InputError
-    from ui.web import _fail
+    from ui.web import _message
 
-    error = _fail(InputError("date_from must be a date, not '<img src=//evil.example/b.png>'"))
-    assert "<img" not in error.message and "&lt;img" in error.message
+    message = _message(InputError("date_from must be a date, not '<img src=//evil.example/b.png>'"))
+    assert "<img" not in message and "&lt;img" in message

@@ -122,3 +122,13 @@ def test_library_table_filters_and_escapes():
     assert "Budget vote" in html and "1 of 2 articles" in html
     html = render.library_html(infos)
     assert "<img" not in html and "&lt;img" in html
+
+
+def test_every_custom_background_sets_its_text_colour_from_the_palette():
+    """A rule giving an element a background also gives it a text colour (else it inherits
+    the scheme's text colour, near-white in dark mode), and both come from the palette."""
+    assert set(render.PALETTE_LIGHT) == set(render.PALETTE_DARK)
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", render.CSS.split("\n", 2)[2]):
+        if re.search(r"(^|;)\s*background:", body):
+            assert re.search(r"(^|;)\s*color:var\(--nc-", body), selector
+        assert "#" not in body, f"{selector}: a fixed colour instead of the palette"
