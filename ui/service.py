@@ -19,6 +19,7 @@ from core.records import Answer, Article, Filters, IngestReport, Skipped
 from core.settings import ENGINES
 from index.formats import EXTENSIONS, extensions_text
 from index.manifest import ArticleInfo
+from ui.conversations import ConversationStore
 
 if TYPE_CHECKING:
     from index.feeds import Feed
@@ -178,6 +179,7 @@ class Library:
         self.lock = ReadWriteLock()  # a delete excludes questions for its few milliseconds
         # uploads are indexed by a background job: questions read the committed state meanwhile
         self.jobs = IngestJobs(self._run_ingest)
+        self.conversations = ConversationStore(assistant.settings.data_dir)
         # answers at once per kind of engine: extractive answers never wait behind the LLM's
         self._engines: list[str] | None = None  # installed packages do not change meanwhile
         self._slots = {"extractive": threading.BoundedSemaphore(EXTRACTIVE_CONCURRENCY),

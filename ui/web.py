@@ -14,6 +14,7 @@ from core.errors import RagError
 from core.records import IngestReport
 from index.formats import EXTENSIONS, extensions_text
 from ui import render
+from ui.conversations import Conversation, Turn, check_id, new_id
 from ui.service import (
     GENERIC_ERROR,
     MAX_TOP_K,
@@ -96,8 +97,115 @@ def _report_lines(report: IngestReport) -> list[str]:
     return lines
 
 
+def _web_turns(conversation: Conversation | None) -> list[dict[str, Any]]:
+    """A stored conversation as the chat's turns (dicts of question, Answer, engine)."""
+    if conversation is None:
+        return []
+    return [{"question": t.question, "answer": t.answer, "engine": t.engine}
+            for t in conversation.turns]
+
+
+def _session(state: object) -> str:
+    """The browser session's id from its stored state, or a new one."""
+    session = state.get("session") if isinstance(state, dict) else None
+    try:
+        return check_id(session, "session id")
+    except RagError:
+        return new_id()
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
 def build_blocks(library: Library) -> gr.Blocks:
     """The whole web UI, bound to one Library (the shared Assistant)."""
+    store = library.conversations
+
+    def conversation_choices(session: str, current: str) -> Any:
+        """The list of this browser's conversations, `current` selected."""
+        items = store.list(session)
+        choices = [(f"{c.title[:70]} · {_when(c.updated)}", c.id) for c in items]
+        ids = {c.id for c in items}
+        return gr.update(choices=choices, value=current if current in ids else None)
+
+    def restore(state: object) -> Any:
+        """On page load: this browser's session (made on its first visit) and the
+        conversation it had open."""
+        session = _session(state)
+        current = state.get("current") if isinstance(state, dict) else ""
+        conversation = None
+        if current:
+            try:
+                conversation = store.get(str(current))
+            except RagError:
+                conversation = None
+        turns = _web_turns(conversation)
+        cid = conversation.id if conversation is not None else ""
+        try:
+            listed = conversation_choices(session, cid)
+        except OSError as exc:
+            logger.warning("cannot list the conversations: %s", exc)
+            listed = gr.skip()
+        return ({"session": session, "current": cid}, cid, turns, render.chat_html(turns),
+                listed)
+
+    def keep(turns: list[dict[str, Any]] | None, cid: str, state: object) -> Any:
+        """After an answer: the conversation is stored (a new one for its first answer)."""
+        if not turns:
+            return gr.skip()
+        session = _session(state)
+        try:
+            conversation = store.keep(cid or None, session, [
+                Turn(t["question"], t["answer"], t.get("engine") or "") for t in turns])
+        except Exception as exc:  # noqa: BLE001 - the answer is shown; saving it failed
+            logger.error("cannot save the conversation: %s", exc)
+            _warn("The conversation could not be saved; the details are in the server log.")
+            return gr.skip()
+        return (conversation.id, {"session": session, "current": conversation.id},
+                conversation_choices(session, conversation.id))
+
+    def open_conversation(chosen: str | None, state: object) -> Any:
+        session = _session(state)
+        try:
+            conversation = store.get(chosen) if chosen else None
+            if conversation is None:
+                raise _Refused("That conversation is gone.")
+        except (_Refused, RagError) as exc:
+            _warn(exc.message if isinstance(exc, _Refused) else _message(exc))
+            return gr.skip()
+        turns = _web_turns(conversation)
+        return (render.chat_html(turns), turns, conversation.id,
+                {"session": session, "current": conversation.id}, conversation.name, None)
+
+    def rename_conversation(name: str, cid: str, state: object) -> Any:
+        session = _session(state)
+        try:
+            if not cid:
+                raise _Refused("Ask a question first, then name the conversation.")
+            if store.rename(cid, name or "") is None:
+                raise _Refused("That conversation is gone.")
+        except (_Refused, RagError) as exc:
+            _warn(exc.message if isinstance(exc, _Refused) else _message(exc))
+            return gr.skip()
+        gr.Info("Conversation renamed.")
+        return conversation_choices(session, cid)
+
+    def delete_conversation(chosen: str | None, cid: str, state: object) -> Any:
+        session = _session(state)
+        try:
+            if not chosen:
+                raise _Refused("Choose a conversation to delete first.")
+            if not store.delete(chosen):
+                raise _Refused("That conversation is gone.")
+        except (_Refused, RagError) as exc:
+            _warn(exc.message if isinstance(exc, _Refused) else _message(exc))
+            return gr.skip()
+        if chosen != cid:  # another conversation: the open one stays
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                    conversation_choices(session, cid))
+        return (render.chat_html([]), [], "", {"session": session, "current": ""}, "",
+                conversation_choices(session, ""))
 
     def answer(question: str, turns: list[dict[str, Any]] | None, engine: str | None,
                top_k: float,
@@ -178,8 +286,10 @@ def build_blocks(library: Library) -> gr.Blocks:
         """After Stop: the conversation as it was before the stopped question."""
         return render.chat_html(list(turns or [])), gr.update(visible=False)
 
-    def new_chat() -> tuple[str, list[dict[str, Any]], None, str]:
-        return render.chat_html([]), [], None, ""
+    def new_chat(state: object) -> tuple[Any, ...]:
+        session = _session(state)
+        return (render.chat_html([]), [], None, "", "", {"session": session, "current": ""},
+                gr.update(value=None), "")
 
     def refresh(query: str = "") -> tuple[Any, ...]:
         """Everything that depends on the indexed articles."""
@@ -287,11 +397,27 @@ def build_blocks(library: Library) -> gr.Blocks:
     demo: gr.Blocks
     with gr.Blocks(title="newscite", analytics_enabled=False) as demo:
         turns = gr.State([])
+        conversation_id = gr.State("")
+        # this browser's session id and its open conversation, kept in localStorage
+        browser = gr.BrowserState({"session": "", "current": ""},
+                                  storage_key="newscite-chat", secret=store.browser_key())
         gr.HTML("<h2 style='margin:4px 0'>newscite</h2><div class='nc-meta'>Answers about the "
                 "indexed news articles. Every sentence cites the exact passage it came from."
                 "</div>", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
+                with gr.Accordion("Conversations", open=False, elem_id="nc-conversations"):
+                    with gr.Row(equal_height=True):
+                        conversation_choice = gr.Dropdown(
+                            label="Open a conversation", choices=[], scale=4,
+                            elem_id="nc-conv-choice")
+                        delete_conv = gr.Button("Delete", variant="stop", scale=1,
+                                                elem_id="nc-conv-delete")
+                    with gr.Row(equal_height=True):
+                        conversation_name = gr.Textbox(
+                            label="Name this conversation", scale=4, elem_id="nc-conv-name",
+                            placeholder="its first question until named")
+                        rename_conv = gr.Button("Save name", scale=1, elem_id="nc-conv-rename")
                 chat = gr.HTML(render.chat_html([]), label="chat", elem_id="nc-chat",
                                js_on_load=CHAT_JS, min_height=240)
                 with gr.Row(equal_height=True):
@@ -370,7 +496,24 @@ def build_blocks(library: Library) -> gr.Blocks:
         api_engine = gr.Radio(library.engines(), value=None, label="engine", visible=False)
         api_ask.click(ask, inputs=[question, turns, api_engine, *asked[3:]], outputs=shown,
                       api_name="ask", concurrency_limit=8, concurrency_id="ask")
-        new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
+        kept = [conversation_id, browser, conversation_choice]
+        asking.then(keep, [turns, conversation_id, browser], kept, api_visibility=PRIVATE)
+        asking_example.then(keep, [turns, conversation_id, browser], kept,
+                            api_visibility=PRIVATE)
+        new.click(new_chat, browser, [chat, turns, answer_json, question, conversation_id,
+                                      browser, conversation_choice, conversation_name],
+                  api_visibility=PRIVATE)
+        conversation_choice.input(open_conversation, [conversation_choice, browser],
+                                  [chat, turns, conversation_id, browser, conversation_name,
+                                   answer_json], api_visibility=PRIVATE)
+        gr.on([rename_conv.click, conversation_name.submit], rename_conversation,
+              [conversation_name, conversation_id, browser], conversation_choice,
+              api_visibility=PRIVATE)
+        delete_conv.click(delete_conversation, [conversation_choice, conversation_id, browser],
+                          [chat, turns, conversation_id, browser, conversation_name,
+                           conversation_choice], api_visibility=PRIVATE)
+        demo.load(restore, browser, [browser, conversation_id, turns, chat,
+                                     conversation_choice], api_visibility=PRIVATE)
         demo.load(load, search, listing, api_visibility=PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
                       api_visibility=PRIVATE)
