@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,19 @@ if (!window.ncStopOnEscape) {
     }
   });
 }
+// a new question, and then its checked answer, scroll into view (the question at the top, its
+// answer right below it)
+let ncAsked = element.querySelectorAll('.nc-q').length;
+let ncAnswered = element.querySelectorAll('.nc-final').length;
+new MutationObserver(() => {
+  const asked = element.querySelectorAll('.nc-q');
+  const answered = element.querySelectorAll('.nc-final').length;
+  if (asked.length && (asked.length > ncAsked || answered > ncAnswered)) {
+    asked[asked.length - 1].scrollIntoView({block: 'start'});
+  }
+  ncAsked = asked.length;
+  ncAnswered = answered;
+}).observe(element, {childList: true, subtree: true});
 element.addEventListener('click', async (event) => {
   const button = event.target.closest('button.nc-copy');
   if (!button) return;
@@ -95,6 +110,79 @@ def _report_lines(report: IngestReport) -> list[str]:
     lines += [f"Skipped {s.path}: {s.reason}" for s in report.skipped]
     lines += [f"Warning: {w}" for w in report.warnings]
     return lines
+
+
+LOAD_STATUS_AFTER = 0.5  # seconds a model load takes before the pending answer says so
+
+
+class _Status:
+    """Not an answer event: what the answer waits for (None: nothing any more)."""
+
+    kind = "status"
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+
+
+class _LoadWatch:
+    """The answer's events, read on a helper thread, with `_Status` events between them while
+    the local model is assembled or loaded (after `after` seconds of it): the page can say so
+    while the stream is blocked in the load. `close` stops the stream at its next event."""
+
+    def __init__(self, stream: Iterator[Any], after: float = LOAD_STATUS_AFTER,
+                 every: float = 0.2) -> None:
+        from rag.llm.model import LOAD_MESSAGES, on_load_progress
+
+        self._messages = LOAD_MESSAGES
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._stage: tuple[str | None, float] = (None, 0.0)
+        self._after, self._every = after, every
+        self._remove = on_load_progress(self._changed)
+        self._stream = stream
+        threading.Thread(target=self._pump, name="answer-stream", daemon=True).start()
+
+    def _changed(self, stage: str | None) -> None:
+        self._stage = (stage, time.monotonic())
+
+    def _pump(self) -> None:
+        try:
+            for event in self._stream:
+                self._events.put(event)
+                if self._stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            self._events.put(exc)
+        finally:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+            self._events.put(StopIteration())
+
+    def __iter__(self) -> Iterator[Any]:
+        shown: str | None = None
+        while True:
+            try:
+                item = self._events.get(timeout=self._every)
+            except queue.Empty:
+                item = None
+            stage, since = self._stage
+            wanted = (self._messages.get(stage, stage)
+                      if stage and time.monotonic() - since >= self._after else None)
+            if wanted != shown:
+                shown = wanted
+                yield _Status(wanted)
+            if item is None:
+                continue
+            if isinstance(item, StopIteration):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._remove()
+        self._stop.set()
 
 
 def _web_turns(conversation: Conversation | None) -> list[dict[str, Any]]:
@@ -231,10 +319,15 @@ def build_blocks(library: Library) -> gr.Blocks:
         # a stopped answer's thread runs on to its end, and must not touch the one the session
         # holds
         yield gr.skip(), render.chat_html(turns, question, ""), "", gr.skip()
-        draft, shown, final, quick = "", 0.0, None, None
+        draft, shown, final, quick, status = "", 0.0, None, None, None
+        watched = _LoadWatch(stream)
         try:
-            for event in stream:
-                if event.kind == "quick":  # the extractive answer, while the model writes
+            for event in watched:
+                if event.kind == "status":  # the model is loading: say so in the pending answer
+                    status = event.text
+                    yield gr.skip(), render.chat_html(turns, question, draft, quick, status), \
+                        gr.skip(), gr.skip()
+                elif event.kind == "quick":  # the extractive answer, while the model writes
                     quick = event.answer
                     yield gr.skip(), render.chat_html(turns, question, draft, quick), \
                         gr.skip(), gr.skip()
@@ -252,7 +345,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             yield gr.skip(), render.chat_html(turns), question, gr.skip()
             raise _Refused(_message(exc)) from exc
         finally:
-            stream.close()
+            watched.close()
         turns = [*turns, {"question": question, "answer": final, "engine": engine}]
         yield final.to_dict(), render.chat_html(turns), "", turns
 
@@ -268,15 +361,21 @@ def build_blocks(library: Library) -> gr.Blocks:
 
     def ask_in_page(question: str, turns: list[dict[str, Any]] | None, engine: str,
                     top_k: float, sources: list[str] | None, date_from: str,
-                    date_to: str) -> Iterator[tuple[Any, ...]]:
+                    date_to: str, cid: str = "", state: object = None
+                    ) -> Iterator[tuple[Any, ...]]:
         """The web page's Ask: a mistake or failure is one warning, never an error state. The
-        Stop button shows while the answer streams in."""
+        Stop button shows while the answer streams in; the answered conversation is saved."""
+        asked = None
         try:
             for shown in answer(question, turns, engine, top_k, sources, date_from, date_to):
-                yield *shown, gr.update(visible=True)
+                yield *shown, gr.update(visible=True), gr.skip(), gr.skip(), gr.skip()
+                if isinstance(shown[3], list):
+                    asked = shown[3]
         except _Refused as exc:
             _warn(exc.message)
-        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
+        saved = keep(asked, cid, state) if asked else gr.skip()
+        yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False),
+               *(saved if isinstance(saved, tuple) else (gr.skip(),) * 3))
 
     def ask_example(sample: list[str] | None, *rest: Any) -> Iterator[tuple[Any, ...]]:
         """A "Try asking" question, asked at once."""
@@ -476,14 +575,17 @@ def build_blocks(library: Library) -> gr.Blocks:
         listing = [table, victim, sources, examples]
         asked = [question, turns, engine, top_k, sources, date_from, date_to]
         shown = [answer_json, chat, question, turns]
-        asking = gr.on([send.click, question.submit], ask_in_page, inputs=asked,
-                       outputs=[*shown, stop], concurrency_limit=8, concurrency_id="ask",
+        kept = [conversation_id, browser, conversation_choice]
+        asking = gr.on([send.click, question.submit], ask_in_page,
+                       inputs=[*asked, conversation_id, browser], outputs=[*shown, stop, *kept],
+                       concurrency_limit=8, concurrency_id="ask",
                        show_progress="minimal", api_visibility=PRIVATE,
                        # the page keeps a stopped event pending: "once" would ignore every
                        # later Ask
                        trigger_mode="multiple")
-        asking_example = examples.click(ask_example, inputs=[examples, *asked[1:]],
-                                        outputs=[*shown, stop], concurrency_limit=8,
+        asking_example = examples.click(ask_example,
+                                        inputs=[examples, *asked[1:], conversation_id, browser],
+                                        outputs=[*shown, stop, *kept], concurrency_limit=8,
                                         concurrency_id="ask", show_progress="minimal",
                                         api_visibility=PRIVATE, trigger_mode="multiple")
         # Stop (or Esc, see KEYS_JS) ends the stream; the stopped question leaves no turn
@@ -496,10 +598,6 @@ def build_blocks(library: Library) -> gr.Blocks:
         api_engine = gr.Radio(library.engines(), value=None, label="engine", visible=False)
         api_ask.click(ask, inputs=[question, turns, api_engine, *asked[3:]], outputs=shown,
                       api_name="ask", concurrency_limit=8, concurrency_id="ask")
-        kept = [conversation_id, browser, conversation_choice]
-        asking.then(keep, [turns, conversation_id, browser], kept, api_visibility=PRIVATE)
-        asking_example.then(keep, [turns, conversation_id, browser], kept,
-                            api_visibility=PRIVATE)
         new.click(new_chat, browser, [chat, turns, answer_json, question, conversation_id,
                                       browser, conversation_choice, conversation_name],
                   api_visibility=PRIVATE)

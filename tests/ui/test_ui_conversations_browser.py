@@ -61,3 +61,18 @@ def test_reload_keeps_the_conversation_and_the_list_reopens_and_deletes(live_ser
     expect(page.get_by_role("option", name="Strike toll")).to_have_count(0)
     expect(page.get_by_role("option", name="Who is the governor")).to_have_count(1)
     assert page.dialogs == []
+
+
+def test_new_answers_scroll_into_view(live_server, browser):  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 900, "height": 520})
+    page = context.new_page()
+    try:
+        _open(page, live_server)
+        for question in (QUESTION, "Who is the governor of Hatay?", QUESTION):
+            _ask(page, question)
+            page.wait_for_timeout(300)
+            top = page.locator("#nc-chat .nc-final").last.evaluate(
+                "el => el.getBoundingClientRect().top")
+            assert 0 <= top < 520, top
+    finally:
+        context.close()
