@@ -10,6 +10,7 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,7 @@ class ConversationStore:
                 raise
         return conversation
 
-    def keep(self, conversation_id: str | None, session: str, turns: list[Turn]
+    def keep(self, conversation_id: str | None, session: str, turns: Sequence[Turn]
              ) -> Conversation:
         """Store `turns` as the whole of a conversation (a new one when `conversation_id` is
         empty or gone); saving the same turns again changes nothing but the time."""

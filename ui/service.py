@@ -38,6 +38,11 @@ SYNC_JOB = "sync feeds"  # the name a feed sync's job shows
 History = list[tuple[str, str]]
 
 
+def size_text(size: int) -> str:
+    """An upload limit as every message and label writes it: 5_000_000 -> "5 MB"."""
+    return f"{size / 1e6:g} MB"
+
+
 class UploadTooLargeError(InputError):
     """An uploaded file is over the size limit (HTTP 413)."""
 
@@ -301,7 +306,7 @@ class Library:
                     if size > self.max_upload_bytes:
                         raise UploadTooLargeError(
                             f"{safe_filename(name)} is larger than the "
-                            f"{self.max_upload_bytes / 1e6:g} MB upload limit")
+                            f"{size_text(self.max_upload_bytes)} upload limit")
                     digest.update(block)
                     out.write(block)
         except BaseException:

@@ -23,6 +23,7 @@ from ui.service import (
     Library,
     Upload,
     make_filters,
+    size_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -537,7 +538,7 @@ def build_blocks(library: Library) -> gr.Blocks:
                                     placeholder="title, outlet, date or id")
                 table = gr.HTML(elem_id="nc-library", js_on_load=None)
                 upload = gr.File(label=f"Add articles ({extensions_text()}, up to "
-                                       f"{library.max_upload_bytes / 1e6:g} MB each)",
+                                       f"{size_text(library.max_upload_bytes)} each)",
                                  file_count="multiple", file_types=list(EXTENSIONS),
                                  elem_id="nc-upload")
                 replace = gr.Checkbox(False, label="Replace articles uploaded earlier under "
