@@ -338,6 +338,43 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         return {"state": result.state, "score": round(result.score, 4),
                 "span": list(result.span), "unsupported": list(result.unsupported)}
 
+    @router.get("/conversations", summary="Saved web-chat conversations, the latest first",
+                responses={400: {"description": "a malformed session id"}})
+    async def list_conversations(session: str | None = Query(
+            None, description="only the conversations of this browser session")) -> Any:
+        """Each conversation's id, session, name, title (its name, else its first question),
+        created and updated (Unix seconds) and number of turns."""
+        try:
+            items = await run_in_threadpool(library.conversations.list, session)
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+        return [c.summary() for c in items]
+
+    @router.get("/conversations/{conversation_id}", summary="One saved conversation",
+                responses={400: {"description": "a malformed id"},
+                           404: {"description": "no such conversation"}})
+    async def get_conversation(conversation_id: str) -> Any:
+        """The conversation with its turns: question, engine and answer (`Answer.to_dict`)."""
+        try:
+            conversation = await run_in_threadpool(library.conversations.get, conversation_id)
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+        if conversation is None:
+            raise HTTPException(404, "no such conversation")
+        return conversation.to_dict()
+
+    @router.delete("/conversations/{conversation_id}", summary="Delete a saved conversation",
+                   responses={400: {"description": "a malformed id"},
+                              404: {"description": "no such conversation"}})
+    async def delete_conversation(conversation_id: str) -> Any:
+        try:
+            deleted = await run_in_threadpool(library.conversations.delete, conversation_id)
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+        if not deleted:
+            raise HTTPException(404, "no such conversation")
+        return {"deleted": conversation_id}
+
     @router.get("/health", summary="Liveness and index size")
     async def health() -> dict[str, Any]:
         count = await run_in_threadpool(library.count)

@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _openai(p)
     p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
                    help="the question's 'now': articles published after it are not used")
+    p.add_argument("--quiet", action="store_true", help="no \"loading the local model…\" "
+                   "line on stderr while the model loads")
     _filters(p)
     _common(p)
 
@@ -261,6 +263,43 @@ def _progress(quiet: bool) -> Iterator[Progress | None]:
         bar.close()
 
 
+LOAD_NOTICE_AFTER = 0.5  # seconds a model load takes before the CLI says so
+
+
+@contextmanager
+def _load_notice(quiet: bool, after: float = LOAD_NOTICE_AFTER) -> Iterator[None]:
+    """While the local model is assembled or loaded, one line on stderr per stage (only when
+    the stage lasts longer than `after` seconds); nothing when `quiet`."""
+    if quiet:
+        yield
+        return
+    import threading
+
+    from rag.llm.model import LOAD_MESSAGES, on_load_progress
+
+    pending: list[threading.Timer] = []
+
+    def show(stage: str) -> None:
+        print(LOAD_MESSAGES.get(stage, stage), file=sys.stderr, flush=True)
+
+    def changed(stage: str | None) -> None:
+        while pending:
+            pending.pop().cancel()
+        if stage is not None:
+            timer = threading.Timer(after, show, (stage,))
+            timer.daemon = True
+            pending.append(timer)
+            timer.start()
+
+    remove = on_load_progress(changed)
+    try:
+        yield
+    finally:
+        remove()
+        while pending:
+            pending.pop().cancel()
+
+
 def _print_answer(answer: Answer) -> None:
     print(answer.text)
     for note in answer.notices:
@@ -373,7 +412,8 @@ def run(args: argparse.Namespace) -> int:
         _check_indexed(settings.data_dir)
         filters = Filters(sources=_outlets(assistant, args.source), date_from=args.date_from,
                           date_to=args.date_to, article_ids=tuple(args.article))
-        answer = assistant.ask(args.question, filters=filters, as_of=args.as_of)
+        with _load_notice(args.quiet):
+            answer = assistant.ask(args.question, filters=filters, as_of=args.as_of)
         if args.format == "json":
             print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         elif args.format == "markdown":

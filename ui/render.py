@@ -95,6 +95,8 @@ details.nc-more summary{cursor:pointer;color:var(--nc-muted);font-size:13px}
   border:1px solid var(--nc-border);border-radius:6px;padding:2px 10px;cursor:pointer;
   text-decoration:none;font:inherit}
 .nc-actions button:hover,.nc-actions a:hover{border-color:var(--nc-focus)}
+.nc-status-line{background:var(--nc-notice-bg);color:var(--nc-notice-fg);border-radius:8px;
+  padding:4px 10px;margin:0 0 6px;font-size:13px}
 .nc-status-ok{color:var(--nc-ok)}
 .nc-status-error{color:var(--nc-error)}
 """)
@@ -260,16 +262,21 @@ def answer_html(answer: Answer, anchor: str, final: bool = True) -> str:
     return "".join(parts)
 
 
-def draft_html(text: str) -> str:
-    return (f'<div class="nc-a nc-streaming"><div class="nc-text nc-draft">{escape(text)}'
-            f'</div><div class="nc-meta">checking citations when the draft is complete…</div>'
-            f'</div>')
+def draft_html(text: str, status: str | None = None) -> str:
+    """The answer being written; `status` says what it waits for (the model loading)."""
+    note = (f'<div class="nc-status-line" role="status">{escape(status)}</div>'
+            if status else "")
+    return (f'<div class="nc-a nc-streaming">{note}<div class="nc-text nc-draft">'
+            f'{escape(text)}</div><div class="nc-meta">checking citations when the draft is '
+            f'complete…</div></div>')
 
 
 def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
-              draft: str | None = None, quick: Answer | None = None) -> str:
+              draft: str | None = None, quick: Answer | None = None,
+              status: str | None = None) -> str:
     """The whole conversation; `pending` is a question still being answered, `quick` its quick
-    answer (if any) and `draft` the text generated so far."""
+    answer (if any), `draft` the text generated so far and `status` what the answer waits for
+    (e.g. "loading the local model…")."""
     if not turns and pending is None:
         return ('<div class="nc-chat"><div class="nc-empty">Ask a question about the indexed '
                 'articles. Every sentence of the answer cites its passage.</div></div>')
@@ -285,8 +292,8 @@ def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
         parts.append(f'<div class="nc-q">{escape(pending)}</div>')
         if quick is not None:
             parts.append(answer_html(quick, f"c{len(turns) + 1}", final=False))
-        if quick is None or draft:
-            parts.append(draft_html(draft or ""))
+        if quick is None or draft or status:
+            parts.append(draft_html(draft or "", status))
     parts.append("</div>")
     return "".join(parts)
 

@@ -323,7 +323,7 @@ def _warm_engine_in_background(assistant: Assistant) -> None:
             engine = assistant.engine()
             if isinstance(engine, Loadable):
                 engine.load()
-                logger.warning("the %s answer engine is loaded", engine.name)
+                logger.info("the %s answer engine is loaded", engine.name)
         except Exception as exc:  # the first question reports it properly
             logger.warning("could not preload the answer engine: %s", exc)
 
@@ -340,6 +340,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     from index.locks import hold_for_serving, release_serving
 
     check_bind(host, auth_token, insecure)
+    # start-up lines are INFO, not warnings; they are shown whatever the log level
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     shown = f"[{host}]" if ":" in host else host
     data_dir = Path(settings.data_dir)
@@ -361,7 +364,7 @@ def _serve(settings: Settings, host: str, port: int, shown: str, ingest: Sequenc
     assistant = Assistant(settings)
     if ingest:
         report = assistant.ingest(list(ingest))
-        logger.warning("indexed %s: %s", ", ".join(map(str, ingest)), report.summary())
+        logger.info("indexed %s: %s", ", ".join(map(str, ingest)), report.summary())
         for skipped in report.skipped:
             logger.warning("skipped %s: %s", skipped.path, skipped.reason)
     # load the embedding model now, so the first question is not the slow one, and start
@@ -379,8 +382,8 @@ def _serve(settings: Settings, host: str, port: int, shown: str, ingest: Sequenc
     if sync_every:
         from ui.syncer import PeriodicSync
         syncer = PeriodicSync(app.state.library, sync_every).start()
-        logger.warning("syncing %d feeds every %g s", len(assistant.feeds.feeds()), sync_every)
-    logger.warning("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
+        logger.info("syncing %d feeds every %g s", len(assistant.feeds.feeds()), sync_every)
+    logger.info("newscite is serving %d articles at http://%s:%d/ (REST API: /api, docs: "
                    "/docs)%s; press Ctrl+C to stop", len(assistant.articles()), shown, port,
                    "; open it once as /?token=TOKEN" if auth_token else "")
     try:

@@ -19,6 +19,7 @@ from core.records import Answer, Article, Filters, IngestReport, Skipped
 from core.settings import ENGINES
 from index.formats import EXTENSIONS, extensions_text
 from index.manifest import ArticleInfo
+from ui.conversations import ConversationStore
 
 if TYPE_CHECKING:
     from index.feeds import Feed
@@ -35,6 +36,11 @@ GENERIC_ERROR = "Something went wrong; the details are in the server log."
 SYNC_JOB = "sync feeds"  # the name a feed sync's job shows
 
 History = list[tuple[str, str]]
+
+
+def size_text(size: int) -> str:
+    """An upload limit as every message and label writes it: 5_000_000 -> "5 MB"."""
+    return f"{size / 1e6:g} MB"
 
 
 class UploadTooLargeError(InputError):
@@ -178,6 +184,7 @@ class Library:
         self.lock = ReadWriteLock()  # a delete excludes questions for its few milliseconds
         # uploads are indexed by a background job: questions read the committed state meanwhile
         self.jobs = IngestJobs(self._run_ingest)
+        self.conversations = ConversationStore(assistant.settings.data_dir)
         # answers at once per kind of engine: extractive answers never wait behind the LLM's
         self._engines: list[str] | None = None  # installed packages do not change meanwhile
         self._slots = {"extractive": threading.BoundedSemaphore(EXTRACTIVE_CONCURRENCY),
@@ -299,7 +306,7 @@ class Library:
                     if size > self.max_upload_bytes:
                         raise UploadTooLargeError(
                             f"{safe_filename(name)} is larger than the "
-                            f"{self.max_upload_bytes / 1e6:g} MB upload limit")
+                            f"{size_text(self.max_upload_bytes)} upload limit")
                     digest.update(block)
                     out.write(block)
         except BaseException:

@@ -12,6 +12,8 @@ import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from ui.service import size_text
+
 from ui.service import UnsupportedFileTypeError, check_extension
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,8 @@ class _PartChecker:
         self._size += end - start
         if self._size > self._limit:
             what = "a file" if self._limit == self.max_bytes else "a form field"
-            self._fail(413, f"{what} is larger than the {self._limit / 1e6:g} MB upload limit")
+            self._fail(413, f"{what} is larger than the {size_text(self._limit)} upload "
+                            "limit")
 
     def _fail(self, status: int, message: str) -> None:
         if self.problem is None:
@@ -125,7 +128,7 @@ class UploadLimits:
         most = MAX_FILES_PER_UPLOAD * self.max_bytes + MAX_FIELD_BYTES * 16
         checker = _PartChecker(boundary, self.max_bytes)
         if _content_length(scope) > most:
-            checker.problem = (413, f"the upload is larger than {most / 1e6:g} MB")
+            checker.problem = (413, f"the upload is larger than {size_text(most)}")
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as body:
             size = 0
             while checker.problem is None:
@@ -136,7 +139,7 @@ class UploadLimits:
                 checker.feed(chunk)
                 size += len(chunk)
                 if size > most:
-                    checker.problem = (413, f"the upload is larger than {most / 1e6:g} MB")
+                    checker.problem = (413, f"the upload is larger than {size_text(most)}")
                 await _write(body, chunk, size)
                 if not message.get("more_body"):
                     break

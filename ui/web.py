@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +16,14 @@ from core.errors import RagError
 from core.records import IngestReport
 from index.formats import EXTENSIONS, extensions_text
 from ui import render
+from ui.conversations import Conversation, Turn, check_id, new_id
 from ui.service import (
     GENERIC_ERROR,
     MAX_TOP_K,
     Library,
     Upload,
     make_filters,
+    size_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,19 @@ if (!window.ncStopOnEscape) {
     }
   });
 }
+// a new question, and then its checked answer, scroll into view (the question at the top, its
+// answer right below it)
+let ncAsked = element.querySelectorAll('.nc-q').length;
+let ncAnswered = element.querySelectorAll('.nc-final').length;
+new MutationObserver(() => {
+  const asked = element.querySelectorAll('.nc-q');
+  const answered = element.querySelectorAll('.nc-final').length;
+  if (asked.length && (asked.length > ncAsked || answered > ncAnswered)) {
+    asked[asked.length - 1].scrollIntoView({block: 'start'});
+  }
+  ncAsked = asked.length;
+  ncAnswered = answered;
+}).observe(element, {childList: true, subtree: true});
 element.addEventListener('click', async (event) => {
   const button = event.target.closest('button.nc-copy');
   if (!button) return;
@@ -96,8 +113,188 @@ def _report_lines(report: IngestReport) -> list[str]:
     return lines
 
 
+LOAD_STATUS_AFTER = 0.5  # seconds a model load takes before the pending answer says so
+
+
+class _Status:
+    """Not an answer event: what the answer waits for (None: nothing any more)."""
+
+    kind = "status"
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+
+
+class _LoadWatch:
+    """The answer's events, read on a helper thread, with `_Status` events between them while
+    the local model is assembled or loaded (after `after` seconds of it): the page can say so
+    while the stream is blocked in the load. `close` stops the stream at its next event."""
+
+    def __init__(self, stream: Iterator[Any], after: float = LOAD_STATUS_AFTER,
+                 every: float = 0.2) -> None:
+        from rag.llm.model import LOAD_MESSAGES, on_load_progress
+
+        self._messages = LOAD_MESSAGES
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._stage: tuple[str | None, float] = (None, 0.0)
+        self._after, self._every = after, every
+        self._remove = on_load_progress(self._changed)
+        self._stream = stream
+        threading.Thread(target=self._pump, name="answer-stream", daemon=True).start()
+
+    def _changed(self, stage: str | None) -> None:
+        self._stage = (stage, time.monotonic())
+
+    def _pump(self) -> None:
+        try:
+            for event in self._stream:
+                self._events.put(event)
+                if self._stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            self._events.put(exc)
+        finally:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+            self._events.put(StopIteration())
+
+    def __iter__(self) -> Iterator[Any]:
+        shown: str | None = None
+        while True:
+            try:
+                item = self._events.get(timeout=self._every)
+            except queue.Empty:
+                item = None
+            stage, since = self._stage
+            wanted = (self._messages.get(stage, stage)
+                      if stage and time.monotonic() - since >= self._after else None)
+            if wanted != shown:
+                shown = wanted
+                yield _Status(wanted)
+            if item is None:
+                continue
+            if isinstance(item, StopIteration):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._remove()
+        self._stop.set()
+
+
+def _web_turns(conversation: Conversation | None) -> list[dict[str, Any]]:
+    """A stored conversation as the chat's turns (dicts of question, Answer, engine)."""
+    if conversation is None:
+        return []
+    return [{"question": t.question, "answer": t.answer, "engine": t.engine}
+            for t in conversation.turns]
+
+
+def _session(state: object) -> str:
+    """The browser session's id from its stored state, or a new one."""
+    session = state.get("session") if isinstance(state, dict) else None
+    try:
+        return check_id(session, "session id")
+    except RagError:
+        return new_id()
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
 def build_blocks(library: Library) -> gr.Blocks:
     """The whole web UI, bound to one Library (the shared Assistant)."""
+    store = library.conversations
+
+    def conversation_choices(session: str, current: str) -> Any:
+        """The list of this browser's conversations, `current` selected."""
+        items = store.list(session)
+        choices = [(f"{c.title[:70]} · {_when(c.updated)}", c.id) for c in items]
+        ids = {c.id for c in items}
+        return gr.update(choices=choices, value=current if current in ids else None)
+
+    def restore(state: object) -> Any:
+        """On page load: this browser's session (made on its first visit) and the
+        conversation it had open."""
+        session = _session(state)
+        current = state.get("current") if isinstance(state, dict) else ""
+        conversation = None
+        if current:
+            try:
+                conversation = store.get(str(current))
+            except RagError:
+                conversation = None
+        turns = _web_turns(conversation)
+        cid = conversation.id if conversation is not None else ""
+        try:
+            listed = conversation_choices(session, cid)
+        except OSError as exc:
+            logger.warning("cannot list the conversations: %s", exc)
+            listed = gr.skip()
+        return ({"session": session, "current": cid}, cid, turns, render.chat_html(turns),
+                listed)
+
+    def keep(turns: list[dict[str, Any]] | None, cid: str, state: object) -> Any:
+        """After an answer: the conversation is stored (a new one for its first answer)."""
+        if not turns:
+            return gr.skip()
+        session = _session(state)
+        try:
+            conversation = store.keep(cid or None, session, [
+                Turn(t["question"], t["answer"], t.get("engine") or "") for t in turns])
+        except Exception as exc:  # noqa: BLE001 - the answer is shown; saving it failed
+            logger.error("cannot save the conversation: %s", exc)
+            _warn("The conversation could not be saved; the details are in the server log.")
+            return gr.skip()
+        return (conversation.id, {"session": session, "current": conversation.id},
+                conversation_choices(session, conversation.id))
+
+    def open_conversation(chosen: str | None, state: object) -> Any:
+        session = _session(state)
+        try:
+            conversation = store.get(chosen) if chosen else None
+            if conversation is None:
+                raise _Refused("That conversation is gone.")
+        except (_Refused, RagError) as exc:
+            _warn(exc.message if isinstance(exc, _Refused) else _message(exc))
+            return gr.skip()
+        turns = _web_turns(conversation)
+        return (render.chat_html(turns), turns, conversation.id,
+                {"session": session, "current": conversation.id}, conversation.name, None)
+
+    def rename_conversation(name: str, cid: str, state: object) -> Any:
+        session = _session(state)
+        try:
+            if not cid:
+                raise _Refused("Ask a question first, then name the conversation.")
+            if store.rename(cid, name or "") is None:
+                raise _Refused("That conversation is gone.")
+        except (_Refused, RagError) as exc:
+            _warn(exc.message if isinstance(exc, _Refused) else _message(exc))
+            return gr.skip()
+        gr.Info("Conversation renamed.")
+        return conversation_choices(session, cid)
+
+    def delete_conversation(chosen: str | None, cid: str, state: object) -> Any:
+        session = _session(state)
+        try:
+            if not chosen:
+                raise _Refused("Choose a conversation to delete first.")
+            if not store.delete(chosen):
+                raise _Refused("That conversation is gone.")
+        except (_Refused, RagError) as exc:
+            _warn(exc.message if isinstance(exc, _Refused) else _message(exc))
+            return gr.skip()
+        if chosen != cid:  # another conversation: the open one stays
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                    conversation_choices(session, cid))
+        return (render.chat_html([]), [], "", {"session": session, "current": ""}, "",
+                conversation_choices(session, ""))
 
     def answer(question: str, turns: list[dict[str, Any]] | None, engine: str | None,
                top_k: float,
@@ -123,10 +320,15 @@ def build_blocks(library: Library) -> gr.Blocks:
         # a stopped answer's thread runs on to its end, and must not touch the one the session
         # holds
         yield gr.skip(), render.chat_html(turns, question, ""), "", gr.skip()
-        draft, shown, final, quick = "", 0.0, None, None
+        draft, shown, final, quick, status = "", 0.0, None, None, None
+        watched = _LoadWatch(stream)
         try:
-            for event in stream:
-                if event.kind == "quick":  # the extractive answer, while the model writes
+            for event in watched:
+                if event.kind == "status":  # the model is loading: say so in the pending answer
+                    status = event.text
+                    yield gr.skip(), render.chat_html(turns, question, draft, quick, status), \
+                        gr.skip(), gr.skip()
+                elif event.kind == "quick":  # the extractive answer, while the model writes
                     quick = event.answer
                     yield gr.skip(), render.chat_html(turns, question, draft, quick), \
                         gr.skip(), gr.skip()
@@ -144,7 +346,7 @@ def build_blocks(library: Library) -> gr.Blocks:
             yield gr.skip(), render.chat_html(turns), question, gr.skip()
             raise _Refused(_message(exc)) from exc
         finally:
-            stream.close()
+            watched.close()
         turns = [*turns, {"question": question, "answer": final, "engine": engine}]
         yield final.to_dict(), render.chat_html(turns), "", turns
 
@@ -160,15 +362,21 @@ def build_blocks(library: Library) -> gr.Blocks:
 
     def ask_in_page(question: str, turns: list[dict[str, Any]] | None, engine: str,
                     top_k: float, sources: list[str] | None, date_from: str,
-                    date_to: str) -> Iterator[tuple[Any, ...]]:
+                    date_to: str, cid: str = "", state: object = None
+                    ) -> Iterator[tuple[Any, ...]]:
         """The web page's Ask: a mistake or failure is one warning, never an error state. The
-        Stop button shows while the answer streams in."""
+        Stop button shows while the answer streams in; the answered conversation is saved."""
+        asked = None
         try:
             for shown in answer(question, turns, engine, top_k, sources, date_from, date_to):
-                yield *shown, gr.update(visible=True)
+                yield *shown, gr.update(visible=True), gr.skip(), gr.skip(), gr.skip()
+                if isinstance(shown[3], list):
+                    asked = shown[3]
         except _Refused as exc:
             _warn(exc.message)
-        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
+        saved = keep(asked, cid, state) if asked else gr.skip()
+        yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False),
+               *(saved if isinstance(saved, tuple) else (gr.skip(),) * 3))
 
     def ask_example(sample: list[str] | None, *rest: Any) -> Iterator[tuple[Any, ...]]:
         """A "Try asking" question, asked at once."""
@@ -178,8 +386,10 @@ def build_blocks(library: Library) -> gr.Blocks:
         """After Stop: the conversation as it was before the stopped question."""
         return render.chat_html(list(turns or [])), gr.update(visible=False)
 
-    def new_chat() -> tuple[str, list[dict[str, Any]], None, str]:
-        return render.chat_html([]), [], None, ""
+    def new_chat(state: object) -> tuple[Any, ...]:
+        session = _session(state)
+        return (render.chat_html([]), [], None, "", "", {"session": session, "current": ""},
+                gr.update(value=None), "")
 
     def refresh(query: str = "") -> tuple[Any, ...]:
         """Everything that depends on the indexed articles."""
@@ -287,11 +497,27 @@ def build_blocks(library: Library) -> gr.Blocks:
     demo: gr.Blocks
     with gr.Blocks(title="newscite", analytics_enabled=False) as demo:
         turns = gr.State([])
+        conversation_id = gr.State("")
+        # this browser's session id and its open conversation, kept in localStorage
+        browser = gr.BrowserState({"session": "", "current": ""},
+                                  storage_key="newscite-chat", secret=store.browser_key())
         gr.HTML("<h2 style='margin:4px 0'>newscite</h2><div class='nc-meta'>Answers about the "
                 "indexed news articles. Every sentence cites the exact passage it came from."
                 "</div>", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
+                with gr.Accordion("Conversations", open=False, elem_id="nc-conversations"):
+                    with gr.Row(equal_height=True):
+                        conversation_choice = gr.Dropdown(
+                            label="Open a conversation", choices=[], scale=4,
+                            elem_id="nc-conv-choice")
+                        delete_conv = gr.Button("Delete", variant="stop", scale=1,
+                                                elem_id="nc-conv-delete")
+                    with gr.Row(equal_height=True):
+                        conversation_name = gr.Textbox(
+                            label="Name this conversation", scale=4, elem_id="nc-conv-name",
+                            placeholder="its first question until named")
+                        rename_conv = gr.Button("Save name", scale=1, elem_id="nc-conv-rename")
                 chat = gr.HTML(render.chat_html([]), label="chat", elem_id="nc-chat",
                                js_on_load=CHAT_JS, min_height=240)
                 with gr.Row(equal_height=True):
@@ -312,7 +538,7 @@ def build_blocks(library: Library) -> gr.Blocks:
                                     placeholder="title, outlet, date or id")
                 table = gr.HTML(elem_id="nc-library", js_on_load=None)
                 upload = gr.File(label=f"Add articles ({extensions_text()}, up to "
-                                       f"{library.max_upload_bytes / 1e6:g} MB each)",
+                                       f"{size_text(library.max_upload_bytes)} each)",
                                  file_count="multiple", file_types=list(EXTENSIONS),
                                  elem_id="nc-upload")
                 replace = gr.Checkbox(False, label="Replace articles uploaded earlier under "
@@ -350,14 +576,17 @@ def build_blocks(library: Library) -> gr.Blocks:
         listing = [table, victim, sources, examples]
         asked = [question, turns, engine, top_k, sources, date_from, date_to]
         shown = [answer_json, chat, question, turns]
-        asking = gr.on([send.click, question.submit], ask_in_page, inputs=asked,
-                       outputs=[*shown, stop], concurrency_limit=8, concurrency_id="ask",
+        kept = [conversation_id, browser, conversation_choice]
+        asking = gr.on([send.click, question.submit], ask_in_page,
+                       inputs=[*asked, conversation_id, browser], outputs=[*shown, stop, *kept],
+                       concurrency_limit=8, concurrency_id="ask",
                        show_progress="minimal", api_visibility=PRIVATE,
                        # the page keeps a stopped event pending: "once" would ignore every
                        # later Ask
                        trigger_mode="multiple")
-        asking_example = examples.click(ask_example, inputs=[examples, *asked[1:]],
-                                        outputs=[*shown, stop], concurrency_limit=8,
+        asking_example = examples.click(ask_example,
+                                        inputs=[examples, *asked[1:], conversation_id, browser],
+                                        outputs=[*shown, stop, *kept], concurrency_limit=8,
                                         concurrency_id="ask", show_progress="minimal",
                                         api_visibility=PRIVATE, trigger_mode="multiple")
         # Stop (or Esc, see KEYS_JS) ends the stream; the stopped question leaves no turn
@@ -370,7 +599,20 @@ def build_blocks(library: Library) -> gr.Blocks:
         api_engine = gr.Radio(library.engines(), value=None, label="engine", visible=False)
         api_ask.click(ask, inputs=[question, turns, api_engine, *asked[3:]], outputs=shown,
                       api_name="ask", concurrency_limit=8, concurrency_id="ask")
-        new.click(new_chat, None, [chat, turns, answer_json, question], api_visibility=PRIVATE)
+        new.click(new_chat, browser, [chat, turns, answer_json, question, conversation_id,
+                                      browser, conversation_choice, conversation_name],
+                  api_visibility=PRIVATE)
+        conversation_choice.input(open_conversation, [conversation_choice, browser],
+                                  [chat, turns, conversation_id, browser, conversation_name,
+                                   answer_json], api_visibility=PRIVATE)
+        gr.on([rename_conv.click, conversation_name.submit], rename_conversation,
+              [conversation_name, conversation_id, browser], conversation_choice,
+              api_visibility=PRIVATE)
+        delete_conv.click(delete_conversation, [conversation_choice, conversation_id, browser],
+                          [chat, turns, conversation_id, browser, conversation_name,
+                           conversation_choice], api_visibility=PRIVATE)
+        demo.load(restore, browser, [browser, conversation_id, turns, chat,
+                                     conversation_choice], api_visibility=PRIVATE)
         demo.load(load, search, listing, api_visibility=PRIVATE)
         search.change(lambda q: render.library_html(library.articles(), q), search, table,
                       api_visibility=PRIVATE)

