@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ARTICLES ?= eval/corpus/sample
+# 1: build llama.cpp for this CPU once (cached in ~/.cache/newscite/wheels; the prebuilt wheel
+# stays if the build fails or does not run here); 0: keep the prebuilt wheel
+NATIVE_LLM ?= 1
 HOST ?= 127.0.0.1
 PORT ?= 7860
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -22,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[local,test]"
+	@if [ "$(NATIVE_LLM)" != 0 ]; then scripts/native_llm.sh $(BIN)/python; fi
 	@touch $@
 
 # Debian's Chromium for the real-browser tests (never `playwright install`: it downloads).
