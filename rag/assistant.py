@@ -373,8 +373,11 @@ class Assistant:
         # the desk (what each outlet says, earlier values) reads a few more passages than the
         # engine: outlets that repeat the top passages' fact sit just below them
         pool = self.retrieve(standalone, filters, k=max(k, DESK_K))
-        from rag.desk.recency import by_recency, is_recent
+        from rag.desk.recency import by_recency, is_recent, without_recency
         recent = is_recent(standalone)
+        # the extractive engine weighs every question word: "latest" or "so far", which no
+        # passage states, would count as facts the passages lack
+        quoted = without_recency(standalone) if recent else standalone
         if recent:  # "latest", "now", "so far": the newest of the relevant passages first
             pool = by_recency(pool)
         hits = pool[:k]
@@ -399,7 +402,7 @@ class Assistant:
         quick = None
         if hits and eng.name != "extractive" and self.settings.quick_answer:
             t = time.perf_counter()
-            draft = "".join(self.engine("extractive").draft(standalone, hits))
+            draft = "".join(self.engine("extractive").draft(quoted, hits))
             quick_times = {**timings, "generate": time.perf_counter() - t}
             quick = answer(draft, "extractive", None, [*notices, QUICK_NOTICE], quick_times,
                            quick=True)
@@ -410,7 +413,8 @@ class Assistant:
         pieces: list[str] = []
         if hits:
             try:
-                for piece in eng.draft(standalone, hits):
+                for piece in eng.draft(quoted if eng.name == "extractive" else standalone,
+                                       hits):
                     if not pieces:  # when the user sees the first text of the answer
                         timings["first_text"] = time.perf_counter() - started
                     pieces.append(piece)
@@ -425,7 +429,7 @@ class Assistant:
                     yield StreamEvent("final", answer=_kept(quick, notices, failed, timings))
                     return
                 notices.append(failed)
-                pieces = list(self.engine("extractive").draft(standalone, hits))
+                pieces = list(self.engine("extractive").draft(quoted, hits))
                 used = "extractive"
         else:
             pieces = [REFUSAL]
@@ -447,7 +451,7 @@ class Assistant:
         the earlier values with theirs)."""
         from rag.desk.answer import annotate, recompose
 
-        if recent and answer.engine == "extractive" and not answer.refused:
+        if recent and answer.engine == "extractive":
             answer = recompose(answer.standalone_question, answer, hits,
                                self.settings.unsupported) or answer
         return annotate(answer, pool, recent)

@@ -10,20 +10,25 @@ from rag.desk.claims import Statement, group, history, number_citations, stateme
 from rag.desk.dates import long_date
 from rag.desk.recency import lead
 
-MIN_STATEMENTS = 2  # an agreement line needs two sources or two values to say anything
+MIN_STATEMENTS = 2
+UNREFUSE = 0.35  # share of the question a dated sentence covers to answer a refused question  # an agreement line needs two sources or two values to say anything
 
 
 def _newest(found: Sequence[Statement]) -> Statement:
     return max(found, key=lambda s: (s.hit.published or "", s.score))
 
 
-def latest_draft(question: str, hits: Sequence[Hit]) -> str | None:
+def latest_draft(question: str, hits: Sequence[Hit], min_coverage: float = 0.0
+                 ) -> str | None:
     """For a "latest" question: the newest article's sentence giving the value, as a draft
-    citing its passage (None when no passage gives one)."""
+    citing its passage (None when no passage gives one, or covers `min_coverage` of the
+    question)."""
     found = statements(question, hits)
     if not any(s.hit.published for s in found):
         return None
     best = _newest(found)
+    if best.coverage < min_coverage:
+        return None
     return f"{best.sentence} [{list(hits).index(best.hit) + 1}]"
 
 
@@ -90,7 +95,8 @@ def recompose(question: str, answer: Answer, hits: Sequence[Hit], unsupported: s
               ) -> Answer | None:
     """The extractive answer to a "latest" question rebuilt from the newest article's
     sentence giving the value (None when no passage gives a dated value)."""
-    draft = latest_draft(question, hits)
+    # a refused answer is overturned only by a sentence covering the question well
+    draft = latest_draft(question, hits, UNREFUSE if answer.refused else 0.0)
     if draft is None:
         return None
     checked = finalize(draft, hits, None, unsupported)

@@ -21,8 +21,24 @@ _TOTAL_QUESTION = re.compile(r"\b(since|total|in all|altogether|cumulative)\b", 
 _TOKEN = re.compile(r"\w+(?:[-'’,.]\w+)*", re.UNICODE)  # "1,709", "M4", "Thirty-three"
 _DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _PARTITIVE = {"of"}  # "one of the soldiers": a number that picks from a group, not a count
-MIN_COVERAGE = 0.25  # share of the question's weighted terms a stating sentence covers
-MIN_SHARE = 0.45  # of the best sentence's score
+# share of the question's weighted terms a stating sentence covers; a sentence whose value
+# stands next to a question word ("22 Turkish soldiers") may cover less
+MIN_COVERAGE = 0.3
+NEAR_COVERAGE = 0.2
+NEAR = 2
+MIN_SHARE = 0.4  # of the best sentence's score
+MAX_GAP = 6  # words between a value and the nearest question word ("22 Turkish soldiers")
+
+
+_COUNT_VERB = re.compile(r"\b(bring\w*|brought|rais\w*|ris\w*|rose|climb\w*|put|stood|"
+                         r"number|toll|tally|count)\b", re.I)
+_COUNT_WORDS = re.compile(r"\b(figure|number|toll|count|tally|total)\b", re.I)
+
+
+def value_kind(question: str) -> str | None:
+    """The kind of value a question asks for: "number" also for "the latest figure for ..."."""
+    kind = answer_type(question)
+    return "number" if kind is None and _COUNT_WORDS.search(question) else kind
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,7 @@ class Statement:
     hit: Hit
     citation: Citation
     score: float
+    coverage: float = 0.0
 
     @property
     def outlet(self) -> str:
@@ -51,14 +68,16 @@ def outlet_name(hit: Hit | Citation) -> str:
 def _token_number(token: str, folded: str) -> str | None:
     """The number a whole token writes ("1,709" -> "1709", "Thirty-three" -> "33"), else None."""
     if _DIGITS.fullmatch(token):
-        return token.replace(",", "")
+        plain = token.replace(",", "")
+        return f"{int(plain):,}" if plain.isdigit() else plain  # "900,000" as articles write it
     parts = [tx.NUMBER_WORDS.get(p) for p in folded.split("-")]
     if all(parts) and parts:
         return str(sum(int(p) for p in parts if p))
     return None
 
 
-def _number_value(sentence: str, question: str) -> str | None:
+def _number_value(sentence: str, question: str, max_gap: int = MAX_GAP
+                  ) -> tuple[str, int] | None:
     """The number in `sentence` closest to the question's terms, skipping dates, years,
     partitives ("one of the") and numbers the question itself gives."""
     tokens = [(m.group(), m.start()) for m in _TOKEN.finditer(sentence)]
@@ -80,16 +99,19 @@ def _number_value(sentence: str, question: str) -> str | None:
                 or (i + 1 < len(words) and words[i + 1] in _PARTITIVE
                     and i + 2 < len(words) and words[i + 2] in {"the", "those", "them"})
                 or (i + 1 < len(words) and words[i + 1] in {"am", "pm", "percent", "kilometres",
-                                                            "km", "hours", "days", "years"}
+                                                            "km", "hours", "days", "weeks",
+                                                            "months", "years", "minutes"}
                     and not q_terms & {tx.stem(words[i + 1])})):
             continue
         if any(abs(i - j) <= 3 and j > 0 and modifier.get(tx.stem(words[j]), words[j - 1])
                != words[j - 1] and tokens[j - 1][0][:1].isupper() for j in anchors):
             continue
         dist = min((abs(i - j) for j in anchors), default=99)
-        if best is None or dist < best[0]:
+        if i > 0 and words[i - 1] in ("to", "at") and _COUNT_VERB.search(sentence):
+            dist = min(dist, 1)  # "bringing the number of ... to 34", "put the toll at nine"
+        if dist <= max_gap and (best is None or dist < best[0]):
             best = (dist, i, value)
-    return best[2] if best else None
+    return (best[2], best[0]) if best else None
 
 
 def _name_value(sentence: str, question: str) -> str | None:
@@ -108,23 +130,28 @@ def statements(question: str, hits: Sequence[Hit], limit: int = 12) -> list[Stat
     """The sentences of the hits that answer the question with a value, best first, one per
     article and value, each checked against its passage (the citation is a verified span)."""
     question = without_recency(question)
-    kind = answer_type(question)
+    kind = value_kind(question)
     ranked = score_sentences(question, hits)
     if not ranked or kind in (None, "date"):
         return []
-    top = ranked[0].score
+    top = next((c.score for c in ranked if c.typed), ranked[0].score)
     total_q = bool(_TOTAL_QUESTION.search(question))
     seen: set[tuple[str, str]] = set()
     out: list[Statement] = []
     for cand in ranked:
         if len(out) >= limit or cand.score < top * MIN_SHARE:
             break
-        if cand.coverage < MIN_COVERAGE or not cand.typed:
+        if cand.coverage < NEAR_COVERAGE or not cand.typed:
             continue
         if not total_q and _CUMULATIVE.search(cand.text):
             continue
-        value = (_number_value(cand.text, question) if kind == "number"
-                 else _name_value(cand.text, question))
+        if kind == "number":
+            found = _number_value(cand.text, question)
+            value = found[0] if found and (cand.coverage >= MIN_COVERAGE
+                                           or found[1] <= NEAR) else None
+        else:
+            value = (_name_value(cand.text, question) if cand.coverage >= MIN_COVERAGE
+                     else None)
         hit = hits[cand.hit_index]
         if value is None or (hit.article_id, value) in seen:
             continue
@@ -137,7 +164,7 @@ def statements(question: str, hits: Sequence[Hit], limit: int = 12) -> list[Stat
             quote=hit.text[sup.start:sup.end], start=hit.start + sup.start,
             end=hit.start + sup.end, source=hit.source, published=hit.published, url=hit.url,
             score=round(sup.score, 3))
-        out.append(Statement(value, cand.text, hit, citation, cand.score))
+        out.append(Statement(value, cand.text, hit, citation, cand.score, cand.coverage))
     return out
 
 

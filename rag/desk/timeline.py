@@ -10,10 +10,18 @@ from core.records import Citation, Hit
 from rag.cite import check
 from rag.desk.claims import outlet_name
 from rag.desk.dates import mentioned
-from rag.extractive import _same_fact, score_sentences
+from core import text as tx
+from rag.extractive import score_sentences
 
 MIN_COVERAGE = 0.3  # share of the topic's weighted terms an event sentence covers
 MAX_EVENTS = 12
+SAME_EVENT = 0.3  # share of content terms two same-day sentences share to be one event
+
+
+def same_event(a: str, b: str) -> bool:
+    """Two sentences of one day telling one event (the counts they give may differ)."""
+    ta, tb = set(tx.terms(a)), set(tx.terms(b))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) >= SAME_EVENT
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ def timeline(topic: str, hits: Sequence[Hit], max_events: int = MAX_EVENTS) -> T
                             round(sup.score, 3))
         outlets = (outlet_name(hit), *hit.also_in)
         for k, ev in enumerate(events):
-            if ev.date == date and _same_fact(ev.text, cand.text):
+            if ev.date == date and same_event(ev.text, cand.text):
                 if any(c.article_id == hit.article_id for c in ev.citations):
                     break  # the same article says it twice: once is enough
                 events[k] = Event(ev.date, ev.resolved, ev.text, (*ev.citations, citation),
