@@ -452,7 +452,7 @@ class Assistant:
         from rag.desk.answer import annotate, recompose
 
         if recent and answer.engine == "extractive":
-            answer = recompose(answer.standalone_question, answer, hits,
+            answer = recompose(answer.standalone_question, answer, pool,
                                self.settings.unsupported) or answer
         return annotate(answer, pool, recent)
 

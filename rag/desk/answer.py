@@ -21,14 +21,15 @@ def _newest(found: Sequence[Statement]) -> Statement:
 def latest_draft(question: str, hits: Sequence[Hit], min_coverage: float = 0.0
                  ) -> str | None:
     """For a "latest" question: the newest article's sentence giving the value, as a draft
-    citing its passage (None when no passage gives one, or covers `min_coverage` of the
+    citing its passage (None when no passage gives one, or none covers `min_coverage` of the
     question)."""
     found = statements(question, hits)
     if not any(s.hit.published for s in found):
         return None
-    best = _newest(found)
-    if best.coverage < min_coverage:
+    # answerable when some passage covers the question well; the newest one gives the value
+    if max(s.coverage for s in found) < min_coverage:
         return None
+    best = _newest(found)
     return f"{best.sentence} [{list(hits).index(best.hit) + 1}]"
 
 
