@@ -35,7 +35,7 @@ def build_desk_tab(library: Library, sources: Any, date_from: Any, date_to: Any,
                 return timeline_html(library.timeline(text, filters))
             except refused:
                 raise
-            except Exception as exc:  # noqa: BLE001 - shown as a short message
+            except Exception as exc:
                 raise refused(message(exc)) from exc
         except refused as exc:
             warn(getattr(exc, "message", str(exc)))

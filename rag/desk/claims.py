@@ -1,6 +1,7 @@
 """What each outlet says: the value each passage gives for a question, verified and grouped."""
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from rag.extractive import answer_type, score_sentences
 _CUMULATIVE = re.compile(r"\b(since the (start|beginning) of|since (early|late|mid-?)?\s*"
                          r"(january|february|march|april|may|june|july|august|september|"
                          r"october|november|december|the war)|a total of|in total|in all)\b",
-                         re.I)
-_TOTAL_QUESTION = re.compile(r"\b(since|total|in all|altogether|cumulative)\b", re.I)
+                         re.IGNORECASE)
+_TOTAL_QUESTION = re.compile(r"\b(since|total|in all|altogether|cumulative)\b", re.IGNORECASE)
 _TOKEN = re.compile(r"\w+(?:[-'’,.]\w+)*", re.UNICODE)  # "1,709", "M4", "Thirty-three"
 _DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _PARTITIVE = {"of"}  # "one of the soldiers": a number that picks from a group, not a count
@@ -31,8 +32,8 @@ MAX_GAP = 6  # words between a value and the nearest question word ("22 Turkish 
 
 
 _COUNT_VERB = re.compile(r"\b(bring\w*|brought|rais\w*|ris\w*|rose|climb\w*|put|stood|"
-                         r"number|toll|tally|count)\b", re.I)
-_COUNT_WORDS = re.compile(r"\b(figure|number|toll|count|tally|total)\b", re.I)
+                         r"number|toll|tally|count)\b", re.IGNORECASE)
+_COUNT_WORDS = re.compile(r"\b(figure|number|toll|count|tally|total)\b", re.IGNORECASE)
 
 
 def value_kind(question: str) -> str | None:
@@ -87,8 +88,9 @@ def _number_value(sentence: str, question: str, max_gap: int = MAX_GAP
     anchors = [i for i, w in enumerate(words) if tx.stem(w) in q_terms]
     # "Turkish soldiers" in the question: "Syrian soldiers" in a sentence are others
     q_tokens = _TOKEN.findall(question)
-    modifier = {tx.stem(tx.fold(b)): tx.fold(a) for a, b in zip(q_tokens, q_tokens[1:])
-                if a[:1].isupper() and q_tokens.index(a) > 0}
+    # a capitalised word before a question word, not the question's first word
+    modifier = {tx.stem(tx.fold(b)): tx.fold(a)
+                for k, (a, b) in enumerate(itertools.pairwise(q_tokens)) if a[:1].isupper() and k}
     best: tuple[int, int, str] | None = None
     for i, (tok, _) in enumerate(tokens):
         value = _token_number(tok, words[i])

@@ -10,11 +10,11 @@ from core.text import MONTHS, WEEKDAYS
 _MONTH = "|".join(MONTHS)
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
 # "February 28", "February 28, 2020", "28 February", "March 5"
-_MONTH_DAY = re.compile(rf"\b({_MONTH})\s+{_DAY}\b(?:,?\s+((?:19|20)\d\d)\b)?", re.I)
-_DAY_MONTH = re.compile(rf"\b{_DAY}\s+({_MONTH})\b(?:,?\s+((?:19|20)\d\d)\b)?", re.I)
-_WEEKDAY = re.compile(rf"\b(?:on|late on|early on|last|by)\s+({'|'.join(WEEKDAYS)})\b", re.I)
+_MONTH_DAY = re.compile(rf"\b({_MONTH})\s+{_DAY}\b(?:,?\s+((?:19|20)\d\d)\b)?", re.IGNORECASE)
+_DAY_MONTH = re.compile(rf"\b{_DAY}\s+({_MONTH})\b(?:,?\s+((?:19|20)\d\d)\b)?", re.IGNORECASE)
+_WEEKDAY = re.compile(rf"\b(?:on|late on|early on|last|by)\s+({'|'.join(WEEKDAYS)})\b", re.IGNORECASE)
 _RELATIVE = {"yesterday": -1, "today": 0, "tonight": 0, "this morning": 0, "this evening": 0}
-_RELATIVE_RE = re.compile(r"\b(yesterday|today|tonight|this morning|this evening)\b", re.I)
+_RELATIVE_RE = re.compile(r"\b(yesterday|today|tonight|this morning|this evening)\b", re.IGNORECASE)
 
 
 def parse(iso: str | None) -> datetime.date | None:

@@ -11,10 +11,10 @@ from rag.desk.dates import long_date
 _RECENT = re.compile(
     r"\b(latest|newest|most recent(?:ly)?|most up[- ]to[- ]date|up[- ]to[- ]date|"
     r"currently|current|now|nowadays|at present|presently|so far|to date|as of (?:now|today)|"
-    r"as things stand|these days|right now|still|by now|recent(?:ly)?)\b", re.I)
+    r"as things stand|these days|right now|still|by now|recent(?:ly)?)\b", re.IGNORECASE)
 # ... unless the "now" is part of a past frame ("what was known by then", "until now" is fine)
 _PAST_FRAME = re.compile(r"\b(at the time|back then|by then|initially|first report\w*|"
-                         r"earliest|original(?:ly)?)\b", re.I)
+                         r"earliest|original(?:ly)?)\b", re.IGNORECASE)
 # relevance kept when hits are put in date order: a hit below this share of the best score
 # keeps its place after the dated ones (a recent but off-topic article must not lead)
 KEEP = 0.9

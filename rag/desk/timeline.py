@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core import text as tx
 from core.records import Citation, Hit
 from rag.cite import check
 from rag.desk.claims import outlet_name
 from rag.desk.dates import mentioned
-from core import text as tx
 from rag.extractive import score_sentences
 
 MIN_COVERAGE = 0.3  # share of the topic's weighted terms an event sentence covers

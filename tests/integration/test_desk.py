@@ -15,8 +15,8 @@ TOLL = "What is the latest death toll of Turkish soldiers from the February 27 a
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, minilm, sample_dir: Path,  # noqa: ANN001
-         seeds_dir: Path) -> Iterator:  # noqa: ANN001
+def desk(tmp_path_factory: pytest.TempPathFactory, minilm, sample_dir: Path,
+         seeds_dir: Path) -> Iterator:
     from rag.assistant import Assistant
 
     a = Assistant(Settings(data_dir=tmp_path_factory.mktemp("desk"), engine="extractive"),
@@ -26,7 +26,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, minilm, sample_dir: Path,  # 
     a.close()
 
 
-def _verified(desk, citations: Sequence[Citation]) -> bool:  # noqa: ANN001
+def _verified(desk, citations: Sequence[Citation]) -> bool:
     for c in citations:
         article: Article | None = desk.article(c.article_id)
         if article is None or article.text[c.start:c.end] != c.quote:
@@ -34,7 +34,7 @@ def _verified(desk, citations: Sequence[Citation]) -> bool:  # noqa: ANN001
     return bool(citations)
 
 
-def test_latest_value_with_its_date_and_the_earlier_ones(desk) -> None:  # noqa: ANN001
+def test_latest_value_with_its_date_and_the_earlier_ones(desk) -> None:
     answer = desk.ask(TOLL)
     assert answer.text.startswith("As of March 9, 2020 (Northern Dispatch): ")
     assert "34" in answer.text.split("\n")[0]
@@ -47,14 +47,14 @@ def test_latest_value_with_its_date_and_the_earlier_ones(desk) -> None:  # noqa:
     assert "Levant Ledger" in values["22"].outlets
 
 
-def test_as_of_moves_now_back(desk) -> None:  # noqa: ANN001
+def test_as_of_moves_now_back(desk) -> None:
     answer = desk.ask(TOLL, as_of="2020-03-01")
     assert answer.text.startswith("As of February 28, 2020")
     assert "34" not in answer.text
     assert all(c.published is None or c.published <= "2020-03-01" for c in answer.citations)
 
 
-def test_outlets_grouped_by_value_across_the_seeds_and_sample(desk) -> None:  # noqa: ANN001
+def test_outlets_grouped_by_value_across_the_seeds_and_sample(desk) -> None:
     answer = desk.ask("How many Turkish soldiers were killed in the air strike?")
     assert not answer.refused and answer.outlets
     values = {c.value: c for c in answer.outlets}
@@ -65,7 +65,7 @@ def test_outlets_grouped_by_value_across_the_seeds_and_sample(desk) -> None:  # 
     assert _verified(desk, answer.citations)
 
 
-def test_compare_and_timeline_cite_verified_spans(desk) -> None:  # noqa: ANN001
+def test_compare_and_timeline_cite_verified_spans(desk) -> None:
     table = desk.compare("How many Turkish soldiers have been killed in Idlib since the start "
                          "of February?")
     rows = {r.outlet: {c.value for c in r.cells} for r in table.rows}

@@ -59,8 +59,8 @@ def test_long_date() -> None:
 @pytest.mark.parametrize(("sentence", "value"), [
     ("Thirty-three Turkish soldiers died late on Thursday, February 28.", "33"),
     ("At least 22 Turkish soldiers were killed on Thursday.", "22"),
-    ("One of the soldiers wounded had died, bringing the number of Turkish troops killed in "
-     "that attack to 34.", "34"),
+    (("One of the soldiers wounded had died, bringing the number of Turkish troops killed in "
+      "that attack to 34."), "34"),
     ("Forces neutralised 1,709 fighters, the Turkish soldiers said.", "1,709"),
     ("A war monitor said the reprisals killed 16 Syrian soldiers.", None),
     ("The M4 highway was closed in 2020.", None),

@@ -58,8 +58,8 @@ def test_cli_compare_timeline_and_agreement(tmp_path: Path, sample_dir: Path,
     events = json.loads(capsys.readouterr().out)["events"]
     assert "2020-03-15" in [e["date"] for e in events]
     assert all(e["citations"] for e in events)
-    assert main(["ask", "What is the latest death toll of Turkish soldiers from the February "
-                 "27 air strike?", "--data-dir", data]) == 0
+    latest = "What is the latest death toll of Turkish soldiers from the February 27 air strike?"
+    assert main(["ask", latest, "--data-dir", data]) == 0
     out = capsys.readouterr().out
     assert out.startswith("As of March 9, 2020 (Northern Dispatch): ")
     assert "What each outlet says:" in out
