@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from core.records import Answer, Citation, Claim
 from rag.desk.dates import long_date
@@ -30,9 +31,13 @@ DESK_CSS = """
 """
 
 
-def _cite_link(c: Citation) -> str:
-    from ui.render import article_href
+def article_href(article_id: str, start: int, end: int) -> str:
+    """The article page with the span marked: the address `ui.render.article_href` gives
+    (kept here so that module can import this one)."""
+    return f"/article/{quote(article_id, safe='')}?start={int(start)}&end={int(end)}#hl"
 
+
+def _cite_link(c: Citation) -> str:
     title = escape(f"{c.source or c.title}: {c.quote}", quote=True)
     return (f'<a class="nc-cite" href="{escape(article_href(c.article_id, c.start, c.end))}" '
             f'target="_blank" rel="noopener" title="{title}">[{c.number}]</a>')

@@ -34,6 +34,11 @@ def test_agreement_under_the_answer_is_escaped_and_linked() -> None:
     assert ".nc-outlets" in render.CSS and "var(--nc-border)" in render.CSS
 
 
+def test_desk_links_are_the_article_page_links() -> None:
+    from ui.desk_render import article_href
+    assert article_href("a/1", 3, 9) == render.article_href("a/1", 3, 9)
+
+
 def test_empty_desk_views_say_so() -> None:
     from rag.desk.compare import Comparison
     from rag.desk.timeline import Timeline
@@ -63,9 +68,6 @@ def test_cli_compare_timeline_and_agreement(tmp_path: Path, sample_dir: Path,
     out = capsys.readouterr().out
     assert out.startswith("As of March 9, 2020 (Northern Dispatch): ")
     assert "What each outlet says:" in out
-    assert main(["ask", "What is the latest death toll of Turkish soldiers?", "--as-of",
-                 "2020-02-28", "--data-dir", data]) == 0
-    assert "34" not in capsys.readouterr().out.split("\n")[0]
 
 
 @pytest.mark.integration
@@ -86,3 +88,20 @@ def test_rest_compare_and_timeline(client: Any) -> None:
     answer = client.post("/api/ask", json={"question": QUESTION}).json()
     assert "outlets" in answer
     assert json.loads(json.dumps(Answer.from_dict(answer).to_dict())) == answer
+
+
+@pytest.mark.integration
+def test_web_desk_tab(seeded_assistant: Any) -> None:
+    from ui.service import Library
+    from ui.web import build_blocks
+
+    demo = build_blocks(Library(seeded_assistant))
+    fns = {getattr(f.fn, "__name__", ""): f.fn for f in demo.fns.values()}
+    html = fns["compare"](QUESTION, [], "", "", "2020-03-01")
+    assert "<table>" in html and "nc-cite" in html and "33" in html
+    assert "nc-desk" in fns["timeline"]("Turkish soldiers killed in Idlib", [], "", "", "")
+    # a mistake is one warning and the output stays as it was
+    with pytest.warns(UserWarning):
+        assert fns["compare"]("  ", [], "", "", "") == {"__type__": "update"}
+    with pytest.warns(UserWarning):
+        assert fns["timeline"]("x", [], "", "", "yesterday") == {"__type__": "update"}
