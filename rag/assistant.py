@@ -372,7 +372,7 @@ class Assistant:
         k = top_k or self.settings.top_k
         # the desk (what each outlet says, earlier values) reads a few more passages than the
         # engine: outlets that repeat the top passages' fact sit just below them
-        pool = self.retrieve(standalone, filters, k=max(k, DESK_K))
+        hits, pool = self.retriever.search_pool(standalone, k, DESK_K, filters)
         from rag.desk.recency import by_recency, is_recent, without_recency
         recent = is_recent(standalone)
         # the extractive engine weighs every question word: "latest" or "so far", which no
@@ -380,7 +380,7 @@ class Assistant:
         quoted = without_recency(standalone) if recent else standalone
         if recent:  # "latest", "now", "so far": the newest of the relevant passages first
             pool = by_recency(pool)
-        hits = pool[:k]
+            hits = pool[:len(hits)]
         timings["retrieve"] = time.perf_counter() - t
 
         def answer(draft: str, used: str, similarity: Similarity | None, notes: list[str],
