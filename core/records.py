@@ -234,6 +234,26 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One value a question's passages state, and the outlets that state it (a per-claim
+    agreement line: "33: Levant Ledger, Northern Dispatch"); syndicated copies count once."""
+
+    value: str
+    outlets: tuple[str, ...]
+    citations: tuple[int, ...]  # numbers of `Answer.citations`
+    first_published: str | None = None  # ISO date of the earliest article stating it
+    last_published: str | None = None
+    also_in: tuple[str, ...] = ()  # outlets carrying a near-identical copy (not counted)
+
+    def line(self) -> str:
+        """ "33: Levant Ledger, Northern Dispatch (also in 1 outlet) [2][3]" """
+        extra = (f" (also in {len(self.also_in)} outlet{'s' if len(self.also_in) != 1 else ''})"
+                 if self.also_in else "")
+        marks = "".join(f"[{n}]" for n in self.citations)
+        return f"{self.value}: {', '.join(self.outlets)}{extra} {marks}".rstrip()
+
+
+@dataclass(frozen=True)
 class Answer:
     """What every entry point (Python, REST, web chat, harness) gets for a question."""
 
@@ -249,6 +269,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # the extractive answer shown at once while a generating engine writes (or kept instead)
     quick: bool = False
+    # what each outlet says: the values the passages give, grouped by outlet (rag.desk)
+    outlets: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -276,4 +298,10 @@ class Answer:
             notices=tuple(data.get("notices", ())),
             timings=dict(data.get("timings", {})),
             quick=bool(data.get("quick", False)),
+            outlets=tuple(
+                Claim(**{**c, "outlets": tuple(c["outlets"]),
+                         "citations": tuple(c["citations"]),
+                         "also_in": tuple(c.get("also_in", ()))})
+                for c in data.get("outlets", ())
+            ),
         )

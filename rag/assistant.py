@@ -34,11 +34,14 @@ if TYPE_CHECKING:
     from index.store import ChromaStore
     from index.verify import Problem, RebuildReport
     from rag.cite import Similarity
+    from rag.desk.compare import Comparison
+    from rag.desk.timeline import Timeline
     from rag.fusion import RerankWeights
     from rag.retrieve import HybridRetriever
 
 logger = logging.getLogger(__name__)
 
+DESK_K = 12  # passages a comparison or a timeline reads (more outlets than one answer needs)
 History = Sequence[tuple[str, str]]  # earlier (question, answer text) turns, oldest first
 
 
@@ -366,7 +369,18 @@ class Assistant:
         standalone = self.condense(question, history, eng)
         timings["condense"] = time.perf_counter() - t
         t = time.perf_counter()
-        hits = self.retrieve(standalone, filters, k=top_k)
+        k = top_k or self.settings.top_k
+        # the desk (what each outlet says, earlier values) reads a few more passages than the
+        # engine: outlets that repeat the top passages' fact sit just below them
+        hits, pool = self.retriever.search_pool(standalone, k, DESK_K, filters)
+        from rag.desk.recency import by_recency, is_recent, without_recency
+        recent = is_recent(standalone)
+        # the extractive engine weighs every question word: "latest" or "so far", which no
+        # passage states, would count as facts the passages lack
+        quoted = without_recency(standalone) if recent else standalone
+        if recent:  # "latest", "now", "so far": the newest of the relevant passages first
+            pool = by_recency(pool)
+            hits = pool[:len(hits)]
         timings["retrieve"] = time.perf_counter() - t
 
         def answer(draft: str, used: str, similarity: Similarity | None, notes: list[str],
@@ -374,18 +388,21 @@ class Assistant:
             t = time.perf_counter()
             checked = finalize(draft, hits, similarity, self.settings.unsupported,
                                repair=self.settings.misnumbered == "repair")
-            times["cite"] = time.perf_counter() - t
-            times["total"] = time.perf_counter() - started
-            return Answer(
+            result = Answer(
                 question=question, text=checked.text, citations=checked.citations,
                 passages=tuple(hits), refused=checked.refused, standalone_question=standalone,
                 engine=used, sentences=checked.sentences, notices=tuple(notes),
                 timings=dict(times), quick=quick)
+            if not quick:
+                result = self._desk(result, hits, pool, recent)
+            times["cite"] = time.perf_counter() - t
+            times["total"] = time.perf_counter() - started
+            return replace(result, timings=dict(times))
 
         quick = None
         if hits and eng.name != "extractive" and self.settings.quick_answer:
             t = time.perf_counter()
-            draft = "".join(self.engine("extractive").draft(standalone, hits))
+            draft = "".join(self.engine("extractive").draft(quoted, hits))
             quick_times = {**timings, "generate": time.perf_counter() - t}
             quick = answer(draft, "extractive", None, [*notices, QUICK_NOTICE], quick_times,
                            quick=True)
@@ -396,7 +413,8 @@ class Assistant:
         pieces: list[str] = []
         if hits:
             try:
-                for piece in eng.draft(standalone, hits):
+                for piece in eng.draft(quoted if eng.name == "extractive" else standalone,
+                                       hits):
                     if not pieces:  # when the user sees the first text of the answer
                         timings["first_text"] = time.perf_counter() - started
                     pieces.append(piece)
@@ -411,7 +429,7 @@ class Assistant:
                     yield StreamEvent("final", answer=_kept(quick, notices, failed, timings))
                     return
                 notices.append(failed)
-                pieces = list(self.engine("extractive").draft(standalone, hits))
+                pieces = list(self.engine("extractive").draft(quoted, hits))
                 used = "extractive"
         else:
             pieces = [REFUSAL]
@@ -425,6 +443,36 @@ class Assistant:
             final = _kept(quick, notices, f"The {used} engine's answer {why}; this is the "
                           "quick answer quoted from the articles.", final.timings)
         yield StreamEvent("final", answer=final)
+
+    def _desk(self, answer: Answer, hits: Sequence[Hit], pool: Sequence[Hit],
+              recent: bool) -> Answer:
+        """The answer with what each outlet says (read from `pool`, the engine's `hits` and a
+        few more) and, for a "latest" question, the newest article's value with its date (and
+        the earlier values with theirs)."""
+        from rag.desk.answer import annotate, recompose
+
+        if recent and answer.engine == "extractive":
+            answer = recompose(answer.standalone_question, answer, pool,
+                               self.settings.unsupported) or answer
+        return annotate(answer, pool, recent)
+
+    def compare(self, question: str, filters: Filters | None = None,
+                as_of: str | None = None, top_k: int | None = None) -> Comparison:
+        """A table of outlets by the values or statements they give for `question`, each
+        cell cited (a verified span)."""
+        from rag.desk.compare import compare
+        question, _ = self._prepare(question)
+        hits = self.retrieve(question, with_as_of(filters, as_of), k=top_k or DESK_K)
+        return compare(question, hits)
+
+    def timeline(self, topic: str, filters: Filters | None = None,
+                 as_of: str | None = None, top_k: int | None = None) -> Timeline:
+        """Dated events about `topic` in the order they happened, each cited; the same event
+        told by several outlets is one entry ("reported by N outlets")."""
+        from rag.desk.timeline import timeline
+        topic, _ = self._prepare(topic)
+        hits = self.retrieve(topic, with_as_of(filters, as_of), k=top_k or DESK_K)
+        return timeline(topic, hits)
 
     def _similarity(self, sentence: str, candidates: Sequence[str]) -> list[float]:
         vectors = self.query_embedder.embed([sentence, *candidates])

@@ -355,9 +355,20 @@ class HybridRetriever:
                 out[cid] = hit_from_chroma(cid, doc, meta)
         return out
 
-    def second_stage(self, query: str, hits: list[Hit], k: int, *, rerank: bool = True,
-                     collapse: bool = True, weights: RerankWeights | None = None) -> list[Hit]:
-        """Rerank the fused candidates, collapse near-duplicates, keep k (+ 2 other outlets)."""
+    def search_pool(self, query: str, k: int, pool: int, filters: Filters | None = None
+                    ) -> tuple[list[Hit], list[Hit]]:
+        """The k best passages, exactly as `search` gives them, and from the same ranking the
+        `pool` best (a wider read for the news desk), at the cost of one search."""
+        s = self.settings
+        hits = self.candidates(query, max(s.candidates, k, pool),
+                               with_date_limit(query, filters), "hybrid")
+        ranked = self.rank(query, hits, rerank=s.rerank)
+        return (self.keep(ranked, k, s.collapse_duplicates),
+                self.keep(ranked, max(k, pool), s.collapse_duplicates))
+
+    def rank(self, query: str, hits: list[Hit], *, rerank: bool = True,
+             weights: RerankWeights | None = None) -> list[Hit]:
+        """The fused candidates reranked (as they are without `rerank`)."""
         from rag import fusion
 
         if rerank:
@@ -365,6 +376,19 @@ class HybridRetriever:
             semantic = self.sentences.best(self.dense.embed_query(query),
                                            [h.text for h in hits]) if w.semantic else None
             hits = fusion.rerank(query, hits, w, semantic)
+        return hits
+
+    def second_stage(self, query: str, hits: list[Hit], k: int, *, rerank: bool = True,
+                     collapse: bool = True, weights: RerankWeights | None = None) -> list[Hit]:
+        """Rerank the fused candidates, collapse near-duplicates, keep k (+ 2 other outlets)."""
+        return self.keep(self.rank(query, hits, rerank=rerank, weights=weights), k, collapse)
+
+    @staticmethod
+    def keep(hits: list[Hit], k: int, collapse: bool = True) -> list[Hit]:
+        """The k best of ranked hits; with `collapse`, near-duplicates folded (`also_in`) and
+        a couple of other outlets' copies of the kept passages after them."""
+        from rag import fusion
+
         if collapse:
             unique, dups = fusion.collapse(hits)
             kept = {h.article_id for h in unique[:k]}

@@ -115,6 +115,19 @@ class AskIn(BaseModel):
                                           "published after it are not used")
 
 
+class DeskIn(BaseModel):
+    """A question (compare) or topic (timeline) for the news desk."""
+
+    question: Text = Field(..., max_length=2_000,
+                           examples=["How many Turkish soldiers were killed?"],
+                           description="the question to compare outlets on, or the "
+                                       "timeline's topic")
+    filters: FiltersIn | None = None
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="passages to read")
+    as_of: str | None = Field(None, examples=["2020-03-05"],
+                              description="the 'now' (YYYY-MM-DD): later articles are not used")
+
+
 def status_for(exc: RagError) -> int:
     """The HTTP status for a newscite error (its message is safe to show)."""
     if isinstance(exc, UploadTooLargeError):
@@ -157,7 +170,7 @@ def _history(body: AskIn) -> list[tuple[str, str]]:
     return parse_history(raw)
 
 
-def _filters(body: AskIn) -> Filters | None:
+def _filters(body: AskIn | DeskIn) -> Filters | None:
     f = body.filters
     filters = None if f is None else make_filters(f.sources, f.date_from, f.date_to,
                                                   f.article_ids)
@@ -251,6 +264,32 @@ def build_router(library: Library, limits: dict[str, anyio.CapacityLimiter]) -> 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
+
+    @router.post("/compare", summary="What each outlet says: outlets x values, each cited")
+    async def compare(body: DeskIn) -> Response:
+        """A table of outlets by the values (or, for a question asking for none, the
+        statements) they give, each cell citing a verified span; `claims` groups the same by
+        value. 400 for an empty question or bad filters."""
+        try:
+            table = await anyio.to_thread.run_sync(
+                lambda: library.compare(body.question, _filters(body), body.top_k),
+                limiter=limits["extractive"])
+        except Exception as exc:  # noqa: BLE001 - translated to an HTTP error at the edge
+            return error_response(exc)
+        return JSONResponse(table.to_dict())
+
+    @router.post("/timeline", summary="Dated events about a topic, in order, each cited")
+    async def timeline(body: DeskIn) -> Response:
+        """Events about the topic (`question`) ordered by when they happened (dates in the
+        text resolved against the article's date), each with its citations and the outlets
+        reporting it."""
+        try:
+            events = await anyio.to_thread.run_sync(
+                lambda: library.timeline(body.question, _filters(body), body.top_k),
+                limiter=limits["extractive"])
+        except Exception as exc:  # noqa: BLE001 - translated to an HTTP error at the edge
+            return error_response(exc)
+        return JSONResponse(events.to_dict())
 
     @router.get("/articles", summary="List the indexed articles")
     async def list_articles() -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from core.settings import Settings, load_settings
 from index.formats import extensions_text
 
 if TYPE_CHECKING:
-    from core.records import Answer, IngestReport, Progress
+    from core.records import Answer, Filters, IngestReport, Progress
     from index.feeds import Feed
     from rag.assistant import Assistant
 
@@ -124,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "line on stderr while the model loads")
     _filters(p)
     _common(p)
+
+    for name, what in (("compare", "what each outlet says: outlets x the values they give, "
+                                   "each cited"),
+                       ("timeline", "dated events about a topic in the order they happened, "
+                                    "each cited")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("question", metavar="QUESTION" if name == "compare" else "TOPIC")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        p.add_argument("--top-k", type=int, help="passages to read")
+        p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                       help="the 'now': articles published after it are not used")
+        _filters(p)
+        _common(p)
 
     p = sub.add_parser("articles", help="list indexed articles")
     p.add_argument("--json", action="store_true")
@@ -311,12 +324,32 @@ def _print_answer(answer: Answer) -> None:
             print(f"note: sentence {k} is partly supported{missing}")
         elif sent.state == "unsupported":
             print(f"note: sentence {k} is not supported by any cited passage")
+    from ui.desk_render import outlets_text
+
+    for line in outlets_text(answer):
+        print(line)
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published) if x)
         print(f"\n[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
         print(f"    \"{c.quote}\"  (chars {c.start}-{c.end} of article {c.article_id})")
         if c.url:
             print(f"    {c.url}")
+
+
+def _desk_command(assistant: Assistant, args: argparse.Namespace, filters: Filters
+                  ) -> int:
+    """`newscite compare` and `newscite timeline`."""
+    from ui.desk_render import compare_text, timeline_text
+
+    if args.command == "compare":
+        table = assistant.compare(args.question, filters, as_of=args.as_of, top_k=args.top_k)
+        print(json.dumps(table.to_dict(), indent=2, ensure_ascii=False) if args.json
+              else compare_text(table))
+    else:
+        tl = assistant.timeline(args.question, filters, as_of=args.as_of, top_k=args.top_k)
+        print(json.dumps(tl.to_dict(), indent=2, ensure_ascii=False) if args.json
+              else timeline_text(tl))
+    return 0
 
 
 def _print_report(report: IngestReport, as_json: bool) -> None:
@@ -422,6 +455,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_answer(answer)
         return 0
+    if args.command in ("compare", "timeline"):
+        _check_indexed(settings.data_dir)
+        filters = Filters(sources=_outlets(assistant, args.source), date_from=args.date_from,
+                          date_to=args.date_to, article_ids=tuple(args.article))
+        return _desk_command(assistant, args, filters)
     if args.command == "articles":
         items = assistant.articles()
         if args.json:

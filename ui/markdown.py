@@ -91,6 +91,13 @@ def answer_markdown(answer: Answer, first: int = 1, heading: str = "#") -> str:
     if answer.refused:
         lines += [f"**{REFUSED}**", ""]
     lines += [_body(answer, labels), ""]
+    if answer.outlets:  # what each outlet says, its citations as footnote references
+        lines += ["**What each outlet says:**", ""]
+        lines += [f"- {escape(_one_line(c.value))}: {escape(', '.join(c.outlets))}"
+                  + (f" (also in {len(c.also_in)} outlets)" if c.also_in else "") + " "
+                  + "".join(f"[^{labels[n]}]" for n in c.citations if n in labels)
+                  for c in answer.outlets]
+        lines.append("")
     lines += [f"> Note: {escape(_one_line(n))}" for n in answer.notices]
     if answer.notices:
         lines.append("")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from core.records import Answer, Article, Citation, Hit
+from ui.desk_render import DESK_CSS, outlets_html
 from ui.markdown import answer_markdown, conversation_markdown, file_name
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ details.nc-more summary{cursor:pointer;color:var(--nc-muted);font-size:13px}
   padding:4px 10px;margin:0 0 6px;font-size:13px}
 .nc-status-ok{color:var(--nc-ok)}
 .nc-status-error{color:var(--nc-error)}
-""")
+""") + DESK_CSS
 
 
 def safe_url(url: str | None) -> str | None:
@@ -254,6 +255,7 @@ def answer_html(answer: Answer, anchor: str, final: bool = True) -> str:
     if answer.standalone_question and answer.standalone_question != answer.question:
         meta += f" · searched for: {escape(answer.standalone_question)}"
     parts.append(f'<div class="nc-meta">{meta}</div>')
+    parts.append(outlets_html(answer, anchor))
     parts.append(sources_html(answer, anchor))
     if final:
         parts.append(actions_html(answer_markdown(answer), file_name(answer.question),

@@ -24,6 +24,8 @@ from ui.conversations import ConversationStore
 if TYPE_CHECKING:
     from index.feeds import Feed
     from rag.assistant import Assistant, StreamEvent
+    from rag.desk.compare import Comparison
+    from rag.desk.timeline import Timeline
     from ui.jobs import Job
 
 logger = logging.getLogger(__name__)
@@ -289,6 +291,23 @@ class Library:
         if final is None:
             raise RagError("the engine ended without an answer")
         return final
+
+    # --- the news desk ----------------------------------------------------------------------
+    def compare(self, question: str, filters: Filters | None = None,
+                top_k: int | None = None) -> Comparison:
+        """Assistant.compare (outlets x values, each cited) under the read lock."""
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("the question is empty")
+        with self._slots["extractive"], self.lock.read():
+            return self.assistant.compare(question, filters, top_k=top_k)
+
+    def timeline(self, topic: str, filters: Filters | None = None,
+                 top_k: int | None = None) -> Timeline:
+        """Assistant.timeline (dated, cited events of a topic) under the read lock."""
+        if not isinstance(topic, str) or not topic.strip():
+            raise InputError("the topic is empty")
+        with self._slots["extractive"], self.lock.read():
+            return self.assistant.timeline(topic, filters, top_k=top_k)
 
     # --- writing ------------------------------------------------------------------------------
     def save_upload(self, name: str, stream: BinaryIO) -> Upload:

@@ -13,10 +13,11 @@ from typing import Any, Final
 import gradio as gr
 
 from core.errors import RagError
-from core.records import IngestReport
+from core.records import IngestReport, with_as_of
 from index.formats import EXTENSIONS, extensions_text
 from ui import render
 from ui.conversations import Conversation, Turn, check_id, new_id
+from ui.desk_web import build_desk_tab
 from ui.service import (
     GENERIC_ERROR,
     MAX_TOP_K,
@@ -298,7 +299,7 @@ def build_blocks(library: Library) -> gr.Blocks:
 
     def answer(question: str, turns: list[dict[str, Any]] | None, engine: str | None,
                top_k: float,
-               sources: list[str] | None, date_from: str, date_to: str
+               sources: list[str] | None, date_from: str, date_to: str, as_of: str = ""
                ) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
         """Answer `question` as a follow-up to the conversation; yields (answer JSON, chat HTML,
         question box, conversation) as the draft streams in, then with the checked answer.
@@ -311,7 +312,8 @@ def build_blocks(library: Library) -> gr.Blocks:
             raise _Refused("Type a question first.")
         history = [(t["question"], t["answer"].text) for t in turns]
         try:
-            filters = make_filters(sources, date_from, date_to)
+            # "as of": the question's "now" (nothing published after it is used)
+            filters = with_as_of(make_filters(sources, date_from, date_to), as_of or None)
             stream = library.ask_stream(question, history, filters, engine or None,
                                         int(top_k) if top_k else None)
         except Exception as exc:  # noqa: BLE001 - shown as a short message
@@ -352,23 +354,26 @@ def build_blocks(library: Library) -> gr.Blocks:
 
     def ask(question: str, turns: list[dict[str, Any]] | None, engine: str | None = None,
             top_k: float = 0, sources: list[str] | None = None, date_from: str = "",
-            date_to: str = "") -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
+            date_to: str = "", as_of: str = ""
+            ) -> Iterator[tuple[Any, str, str, list[dict[str, Any]]]]:
         """The public API (gradio_client's /ask): errors are raised, so callers see them; a
         follow-up without `engine` uses the conversation's."""
         try:
-            yield from answer(question, turns, engine, top_k, sources, date_from, date_to)
+            yield from answer(question, turns, engine, top_k, sources, date_from, date_to,
+                              as_of)
         except _Refused as exc:
             raise gr.Error(exc.message) from exc
 
     def ask_in_page(question: str, turns: list[dict[str, Any]] | None, engine: str,
                     top_k: float, sources: list[str] | None, date_from: str,
-                    date_to: str, cid: str = "", state: object = None
+                    date_to: str, as_of: str = "", cid: str = "", state: object = None
                     ) -> Iterator[tuple[Any, ...]]:
         """The web page's Ask: a mistake or failure is one warning, never an error state. The
         Stop button shows while the answer streams in; the answered conversation is saved."""
         asked = None
         try:
-            for shown in answer(question, turns, engine, top_k, sources, date_from, date_to):
+            for shown in answer(question, turns, engine, top_k, sources, date_from, date_to,
+                                as_of):
                 yield *shown, gr.update(visible=True), gr.skip(), gr.skip(), gr.skip()
                 if isinstance(shown[3], list):
                     asked = shown[3]
@@ -572,9 +577,15 @@ def build_blocks(library: Library) -> gr.Blocks:
                                            placeholder="YYYY-MM-DD", elem_id="nc-date-from")
                     date_to = gr.Textbox("", label="Published on or before",
                                          placeholder="YYYY-MM-DD", elem_id="nc-date-to")
+                as_of = gr.Textbox("", label="As of (the question's “now”)",
+                                   placeholder="YYYY-MM-DD, empty for today",
+                                   elem_id="nc-as-of", info="“latest” and “now” questions "
+                                   "are answered from the newest articles up to this date")
+            build_desk_tab(library, sources, date_from, date_to, as_of, _Refused, _warn,
+                           _message)
 
         listing = [table, victim, sources, examples]
-        asked = [question, turns, engine, top_k, sources, date_from, date_to]
+        asked = [question, turns, engine, top_k, sources, date_from, date_to, as_of]
         shown = [answer_json, chat, question, turns]
         kept = [conversation_id, browser, conversation_choice]
         asking = gr.on([send.click, question.submit], ask_in_page,
