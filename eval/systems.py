@@ -36,6 +36,9 @@ CONFIGS: dict[str, Config] = {c.name: c for c in (
     Config("extractive-hand", "newscite", "newscite, extractive engine with the hand-weighted "
            "sentence selection (no learned scorer)", hand_scorer=True),
     Config("local", "newscite", "newscite, packaged local LLM", engine="local", needs_llm=True),
+    Config("local-no-quick", "newscite", "newscite, packaged local LLM without the quick "
+           "answer (a refused or unverified generated answer stays refused)", engine="local",
+           overrides={"quick_answer": False}, needs_llm=True),
     Config("dense-only", "newscite", "newscite, extractive; dense retrieval only (no BM25, "
            "no rerank)", overrides={"keyword_weight": 0.0, "rerank": False}),
     Config("no-rerank", "newscite", "newscite, extractive; hybrid retrieval without rerank",
