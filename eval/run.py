@@ -61,6 +61,8 @@ class Unit:
     metrics: dict[str, float]
     timings: dict[str, float]
     error: str | None = None
+    engine: str | None = None  # the engine whose answer this is
+    quick: bool = False  # the quick (extractive) answer kept as the final one
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -148,7 +150,9 @@ def _ask(system: System, item: Item, turn: Turn, index: int, history: History,
         citations=reply.citations if reply is not None else (),
         retrieved=tuple(Retrieved(h.chunk_id, h.article_id, h.start, h.end, h.score)
                         for h in hits),
-        metrics=scores, timings=timings, error="; ".join(errors) or None)
+        metrics=scores, timings=timings, error="; ".join(errors) or None,
+        engine=reply.engine if reply is not None else None,
+        quick=reply.quick if reply is not None else False)
 
 
 def evaluate(config: Config, dataset: Dataset, corpus: Sequence[Path],

@@ -85,6 +85,7 @@ class Reply:
     engine: str
     timings: dict[str, float]
     notices: tuple[str, ...] = ()
+    quick: bool = False  # the final answer is the quick (extractive) one, kept
 
 
 class System(Protocol):
@@ -135,7 +136,7 @@ class NewsciteSystem:
         return Reply(text=answer.text, refused=answer.refused,
                      sentences=tuple(from_answer(answer)), citations=answer.citations,
                      standalone=answer.standalone_question or question, engine=answer.engine,
-                     timings=dict(answer.timings), notices=answer.notices)
+                     timings=dict(answer.timings), notices=answer.notices, quick=answer.quick)
 
     def retrieve(self, question: str, k: int, as_of: str | None = None) -> list[Hit]:
         from core.records import with_as_of
