@@ -438,8 +438,10 @@ class Assistant:
         similarity = None if used == "extractive" else self._similarity
         draft = "".join(pieces)
         final = answer(draft, used, similarity, notices, timings)
-        if quick is not None and not quick.refused and not final.citations:
-            why = "refused" if is_refusal(draft) else "kept no verified sentence"
+        refusal = is_refusal(draft)
+        if quick is not None and not quick.refused and not final.citations and (
+                not refusal or self.settings.keep_quick_on_refusal):
+            why = "refused" if refusal else "kept no verified sentence"
             final = _kept(quick, notices, f"The {used} engine's answer {why}; this is the "
                           "quick answer quoted from the articles.", final.timings)
         yield StreamEvent("final", answer=final)

@@ -3,6 +3,7 @@ when the generated one is refused, unverifiable or fails (fake engines, real ind
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -66,8 +67,7 @@ def test_the_quick_answer_comes_first_then_the_generated_answer_replaces_it(assi
     assert final.timings["quick"] < final.timings["total"]
 
 
-@pytest.mark.parametrize(("kind", "why"), [("refuses", "refused"),
-                                           ("invents", "kept no verified sentence"),
+@pytest.mark.parametrize(("kind", "why"), [("invents", "kept no verified sentence"),
                                            ("fails", "failed")])
 def test_the_quick_answer_stays_when_the_generated_one_is_not_usable(assistant, kind, why):
     stream = events(assistant, f"writer-{kind}")
@@ -77,6 +77,20 @@ def test_the_quick_answer_stays_when_the_generated_one_is_not_usable(assistant, 
     assert final.text == quick.text and final.citations == quick.citations
     assert any(why in notice for notice in final.notices)
     assert QUICK_NOTICE not in final.notices
+
+
+def test_the_model_s_refusal_stands_unless_told_to_keep_the_quick_answer(assistant):
+    stream = events(assistant, "writer-refuses")
+    assert stream[0].kind == "quick" and not stream[0].answer.refused
+    final = stream[-1].answer
+    assert final.refused and not final.quick and final.engine == "writer-refuses"
+    assistant.settings = replace(assistant.settings, keep_quick_on_refusal=True)
+    try:
+        final = events(assistant, "writer-refuses")[-1].answer
+    finally:
+        assistant.settings = replace(assistant.settings, keep_quick_on_refusal=False)
+    assert final.quick and not final.refused
+    assert any("refused" in notice for notice in final.notices)
 
 
 def test_a_refused_quick_answer_does_not_replace_the_generated_one(assistant):
