@@ -205,6 +205,8 @@ def parse_html(text: str) -> tuple[Meta, list[str]]:
     title = meta("og:title") or (_str(soup.title.get_text()) if soup.title else None)
     title = title or (_str(h1.get_text()) if h1 else None)
     time_tag = soup.find("time", attrs={"datetime": True})
+    # read now: the <br> replacement below can detach the tag (a <time> inside a <br>)
+    time_value = _str(time_tag.get("datetime")) if time_tag is not None else None
     published = meta("article:published_time", "date", "pubdate", "datePublished", "DC.date.issued")
     canonical = soup.find("link", rel="canonical")
     url = (_str(canonical.get("href")) if canonical else None) or meta("og:url")
@@ -222,8 +224,8 @@ def parse_html(text: str) -> tuple[Meta, list[str]]:
     if not paras:
         paras = [p for p in (collapse_space(x) for x in container.get_text("\n").split("\n")) if p]
     source = meta("og:site_name")
-    if published is None and time_tag is not None:
-        published = _str(time_tag.get("datetime"))
+    if published is None:
+        published = time_value
     return Meta(title=title, source=source, url=url, published=published), paras
 
 

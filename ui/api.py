@@ -151,7 +151,8 @@ def error_response(exc: BaseException) -> JSONResponse:
 
 
 def citation_events(answer: Answer) -> list[dict[str, Any]]:
-    """Each citation with the span (answer_start/answer_end) of the first sentence citing it."""
+    """Each citation with the span (answer_start/answer_end) of the first sentence citing it
+    (None for a citation only what each outlet says refers to)."""
     data = answer.to_dict()
     out = []
     for c in data["citations"]:

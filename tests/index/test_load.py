@@ -535,3 +535,14 @@ def test_only_web_addresses_are_kept_as_urls(tmp_path: Path, url: str, kept: boo
     path.write_text(json.dumps({"title": "Canal", "url": url,
                                 "text": "The canal reopened on Monday after repairs."}))
     assert (article(path).url is not None) is kept
+
+
+def test_a_time_tag_detached_while_parsing_keeps_its_date(tmp_path: Path) -> None:
+    """A fuzzed page (from the project's web fixtures) whose <time> the <br> rewrite
+    detaches: the loader reads its date instead of skipping the file as unparseable."""
+    from index.load import load_file
+
+    page = tmp_path / "page.html"
+    page.write_bytes((Path(__file__).parent / "data" / "time-tag-detached.html").read_bytes())
+    items, _ = load_file(page, max_bytes=1_000_000)
+    assert [type(i).__name__ for i in items] == ["Article"]
