@@ -294,8 +294,7 @@ def chat_html(turns: Sequence[dict[str, Any]], pending: str | None = None,
         parts.append(f'<div class="nc-q">{escape(pending)}</div>')
         if quick is not None:
             parts.append(answer_html(quick, f"c{len(turns) + 1}", final=False))
-        if quick is None or draft or status:
-            parts.append(draft_html(draft or "", status))
+        parts.append(draft_html(draft or "", status))  # the model is still writing
     parts.append("</div>")
     return "".join(parts)
 
